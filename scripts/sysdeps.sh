@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install the Debian packages the test suite needs (idempotent; run as root or with sudo).
+set -euo pipefail
+PKGS=(docker-registry apache2-utils sbsigntool osslsigncode openssl)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# distribution's Debian package starts a service on :5000 we do not want; tests start their own
+if command -v systemctl >/dev/null 2>&1; then systemctl stop docker-registry >/dev/null 2>&1 || true; fi

@@ -1,0 +1,5 @@
+"""Allow ``python -m ocisign``."""
+
+from ocisign.cli import main
+
+main()

@@ -1,0 +1,72 @@
+"""The ``ocisign`` click group.
+
+Subcommands are imported only when they run, so ``ocisign --version`` and ``--help``
+start without loading cryptography, requests or rich.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from ocisign import __version__
+from ocisign.cli._common import common_flags, handle_errors
+
+# command name -> "module:attribute" (imported lazily)
+COMMANDS = {
+    "sign": "ocisign.cli.sign:sign",
+    "sign-artifacts": "ocisign.cli.sign_artifacts:sign_artifacts",
+    "validate": "ocisign.cli.validate:validate",
+    "key": "ocisign.cli.key:key",
+}
+
+SHORT_HELP = {
+    "sign": "Sign OCI images and artifacts (JWS, COSE or sigstore).",
+    "sign-artifacts": "Sign the boot artifacts of an OS image build.",
+    "validate": "Verify signatures (sigstore public key or trust policy).",
+    "key": "Generate, add, list, delete and choose signing keys.",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # list commands from SHORT_HELP so `ocisign --help` imports none of them
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, SHORT_HELP[name]) for name in self.list_commands(ctx)])
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with handle_errors():
+            return super().invoke(ctx)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="ocisign")
+@common_flags
+def cli() -> None:
+    """Sign and verify OCI images, artifacts and OS boot artifacts.
+
+    Notary Project signatures (JWS, COSE) as notation makes them, cosign simple-signing
+    signatures that skopeo, podman and cosign accept, and Authenticode / PKCS#7
+    signatures for the boot artifacts of an Image Customizer build.
+    """
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli.main(prog_name="ocisign")

@@ -1,0 +1,141 @@
+"""What every command shares: -d/-v flags, --output, error reporting, rendering.
+
+Kept free of heavy imports: rich is imported only when a table is rendered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+
+from ocisign.errors import OcisignError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class _State:
+    debug: bool = False
+    verbose: bool = False
+
+
+STATE = _State()
+
+
+def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        STATE.debug = True
+        _configure_logging()
+    return value
+
+
+def _set_verbose(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        STATE.verbose = True
+        _configure_logging()
+    return value
+
+
+def _configure_logging() -> None:
+    level = logging.DEBUG if STATE.debug else logging.INFO if STATE.verbose else logging.WARNING
+    root = logging.getLogger("ocisign")
+    root.setLevel(level)
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        root.addHandler(handler)
+        root.propagate = False
+
+
+def common_flags(func: F) -> F:
+    """Add ``-d/--debug`` and ``-v/--verbose`` (accepted on the group and on every command)."""
+    func = click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_verbose,
+        help="Print more progress information.",
+    )(func)
+    func = click.option(
+        "-d",
+        "--debug",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_debug,
+        help="Debug output, and a traceback for errors.",
+    )(func)
+    return func
+
+
+def output_option(func: F) -> F:
+    """Add ``--output text|json``."""
+    return click.option(
+        "--output",
+        "output_format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="Output format: human text or one JSON document on stdout.",
+    )(func)
+
+
+def warn(message: str) -> None:
+    """Print a warning line on stderr."""
+    click.echo(f"Warning: {message}", err=True)
+
+
+def print_json(data: Any) -> None:
+    """Write one JSON document to stdout."""
+    click.echo(json.dumps(data, indent=2, sort_keys=False))
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Render a table on stdout (rich on a TTY, aligned plain text otherwise)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*headers, box=None, pad_edge=False, header_style="bold")
+    for row in rows:
+        table.add_row(*row)
+    Console(soft_wrap=True).print(table)
+
+
+@contextlib.contextmanager
+def handle_errors() -> Iterator[None]:
+    """Turn ocisign and unexpected errors into one line, a hint and an exit code."""
+    try:
+        yield
+    except OcisignError as err:
+        if STATE.debug:
+            traceback.print_exc()
+        click.echo(err.diagnostics(), err=True)
+        sys.exit(err.exit_code)
+    except (click.exceptions.Exit, click.ClickException, click.Abort):
+        raise
+    except KeyboardInterrupt:
+        click.echo("Error: interrupted", err=True)
+        sys.exit(130)
+    except Exception as err:  # the one place unexpected errors are reported
+        if STATE.debug:
+            traceback.print_exc()
+        click.echo(f"Error: unexpected {type(err).__name__}: {err}", err=True)
+        click.echo("Hint: run again with --debug for a traceback, and report it", err=True)
+        sys.exit(1)
+
+
+def not_implemented(name: str) -> None:
+    """Say a command has not landed yet (exit 2)."""
+    from ocisign.errors import NotImplementedYet
+
+    raise NotImplementedYet(f"'ocisign {name}' is not implemented yet")

@@ -1,0 +1,46 @@
+"""Shared test helpers: run the real CLI in a subprocess, isolated config dirs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SRC = ROOT / "src"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """Environment for a subprocess running this checkout's ocisign."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra)
+    return env
+
+
+def run_ocisign(
+    *args: str, env: dict[str, str] | None = None, input: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m ocisign ARGS`` and capture its output (never raises on failure)."""
+    return subprocess.run(
+        [sys.executable, "-m", "ocisign", *args],
+        capture_output=True,
+        text=True,
+        env=env if env is not None else cli_env(),
+        input=input,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty ocisign config dir, exported as OCISIGN_CONFIG_DIR."""
+    path = tmp_path / "config"
+    monkeypatch.setenv("OCISIGN_CONFIG_DIR", str(path))
+    yield path
