@@ -1,0 +1,254 @@
+"""Run one job per image-list line on a bounded worker pool.
+
+Shared by ``sign`` and ``validate``: jobs in parallel, a time limit per line, a progress
+bar on a TTY (stderr), a summary, and the failed-lines file written atomically in list
+order so it can be fed back with ``-f``.
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from ocisign.errors import OcisignError, UsageError
+from ocisign.fsutil import atomic_write
+
+MAX_JOBS = 64
+T = TypeVar("T")
+
+
+class Status(enum.Enum):
+    """How one line (or one digest within it) ended."""
+
+    SIGNED = "signed"
+    ALREADY_SIGNED = "already signed"
+    PASSED = "passed"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+@dataclass
+class Outcome:
+    """One result for one digest of a line (a line may cover an index and its instances)."""
+
+    status: Status
+    reference: str
+    digest: str = ""
+    detail: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LineResult:
+    """Everything that happened to one line."""
+
+    line: str
+    line_no: int
+    status: Status
+    error: str = ""
+    hint: str = ""
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+@dataclass
+class BatchReport:
+    """All line results, in list order."""
+
+    results: list[LineResult]
+    elapsed: float
+
+    def count(self, status: Status) -> int:
+        return sum(1 for r in self.results if r.status is status)
+
+    @property
+    def failed(self) -> list[LineResult]:
+        return [r for r in self.results if r.status is Status.FAILED]
+
+
+@dataclass(frozen=True)
+class Job(Generic[T]):
+    """One line of work: the original text (for the failed file) and its parsed item."""
+
+    line: str
+    line_no: int
+    item: T
+
+
+def check_jobs(jobs: int) -> int:
+    """Validate ``-j/--jobs`` (a usage error outside 1..64, not hangar's silent reset)."""
+    if not 1 <= jobs <= MAX_JOBS:
+        raise UsageError(
+            f"invalid value for -j/--jobs: {jobs} is not in the range 1..{MAX_JOBS}",
+            hint="pick a number of parallel workers between 1 and 64",
+        )
+    return jobs
+
+
+def line_status(outcomes: Sequence[Outcome]) -> Status:
+    """A line's status from its outcomes: failed if any failed, else the 'best' one."""
+    statuses = {o.status for o in outcomes}
+    for status in (Status.FAILED, Status.SIGNED, Status.PASSED, Status.ALREADY_SIGNED):
+        if status in statuses:
+            return status
+    return Status.SKIPPED
+
+
+def run_batch(
+    jobs: Sequence[Job[T]],
+    worker: Callable[[T, float], list[Outcome]],
+    *,
+    workers: int,
+    timeout: float | None,
+    progress: bool,
+    description: str = "signing",
+) -> BatchReport:
+    """Run ``worker(item, deadline)`` for every job; never raises for a failing line.
+
+    ``deadline`` is a ``time.monotonic()`` value the worker should respect (its requests
+    carry their own timeouts); a line still running after ``timeout`` seconds is
+    reported failed and the batch moves on.
+    """
+    start = time.monotonic()
+    results: list[LineResult | None] = [None] * len(jobs)
+    bar = _Progress(len(jobs), description) if progress else None
+    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs) or 1)))
+    futures: dict[Future[list[Outcome]], tuple[int, float]] = {}
+    try:
+        for index, job in enumerate(jobs):
+            deadline = float("inf") if not timeout else time.monotonic() + timeout
+            future = pool.submit(_guarded, worker, job.item, deadline)
+            futures[future] = (index, deadline)
+        pending = set(futures)
+        while pending:
+            next_deadline = min(futures[f][1] for f in pending)
+            wait_for = None if next_deadline == float("inf") else max(
+                0.0, next_deadline - time.monotonic() + 0.05
+            )
+            done, pending = wait(pending, timeout=wait_for, return_when=FIRST_COMPLETED)
+            for future in done:
+                index, _ = futures[future]
+                result = _line_result(jobs[index], future.result())
+                results[index] = result
+                if bar:
+                    bar.advance(result)
+            now = time.monotonic()
+            for future in [f for f in pending if futures[f][1] <= now]:
+                pending.discard(future)
+                future.cancel()
+                index, _ = futures[future]
+                result = LineResult(
+                    jobs[index].line,
+                    jobs[index].line_no,
+                    Status.FAILED,
+                    error=f"timed out after {_fmt_seconds(timeout or 0)}",
+                    hint="raise --timeout, or check the registry's health",
+                )
+                results[index] = result
+                if bar:
+                    bar.advance(result)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        if bar:
+            bar.stop()
+    done_results = [r for r in results if r is not None]
+    return BatchReport(done_results, time.monotonic() - start)
+
+
+def _guarded(worker: Callable[[T, float], list[Outcome]], item: T, deadline: float) -> Any:
+    try:
+        return worker(item, deadline)
+    except OcisignError as err:
+        return err
+    except Exception as err:  # a bug must fail its line, not the batch
+        return err
+
+
+def _line_result(job: Job[Any], value: list[Outcome] | BaseException) -> LineResult:
+    if isinstance(value, OcisignError):
+        return LineResult(job.line, job.line_no, Status.FAILED, value.message, value.hint or "")
+    if isinstance(value, BaseException):
+        return LineResult(
+            job.line,
+            job.line_no,
+            Status.FAILED,
+            f"unexpected {type(value).__name__}: {value}",
+            "run again with --debug and report it",
+        )
+    failed = [o for o in value if o.status is Status.FAILED]
+    error = "; ".join(f"{o.reference}: {o.detail}" for o in failed)
+    return LineResult(job.line, job.line_no, line_status(value), error, "", list(value))
+
+
+def write_failed_file(path: Path, report: BatchReport) -> bool:
+    """Write the failed lines (original text, list order, de-duplicated) if any failed."""
+    lines: list[str] = []
+    for result in report.failed:
+        if result.line not in lines:
+            lines.append(result.line)
+    if not lines:
+        return False
+    atomic_write(path, ("\n".join(lines) + "\n").encode())
+    return True
+
+
+def _fmt_seconds(seconds: float) -> str:
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{int(seconds // 60)}m"
+    return f"{seconds:g}s"
+
+
+class _Progress:
+    """A rich progress bar on stderr (only used when stderr is a TTY)."""
+
+    def __init__(self, total: int, description: str) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._lock = threading.Lock()
+        self._failed = 0
+        self._start = time.monotonic()
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("[red]{task.fields[failed]} failed"),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        )
+        self._task = self._progress.add_task(description, total=total, failed=0, rate="")
+        self._progress.start()
+
+    def advance(self, result: LineResult) -> None:
+        with self._lock:
+            if result.status is Status.FAILED:
+                self._failed += 1
+            done = self._progress.tasks[0].completed + 1
+            rate = done / max(1e-6, time.monotonic() - self._start)
+            self._progress.update(
+                self._task, advance=1, failed=self._failed, rate=f"{rate:.1f}/s"
+            )
+
+    def stop(self) -> None:
+        self._progress.stop()
+
+
+def stderr_is_tty() -> bool:
+    """True when progress bars may be drawn."""
+    return sys.stderr.isatty()
