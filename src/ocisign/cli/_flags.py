@@ -1,0 +1,120 @@
+"""Flag groups shared by ``sign`` and ``validate`` (names and defaults from notation/hangar)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _apply(func: F, options: list[Callable[[F], F]]) -> F:
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _csv(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    """Accept both ``-a amd64,arm64`` and ``-a amd64 -a arm64``."""
+    items = [part.strip() for v in value for part in v.split(",")]
+    return tuple(i for i in items if i)
+
+
+def registry_options(func: F) -> F:
+    """How to reach a registry: credentials, plain HTTP, TLS."""
+    return _apply(
+        func,
+        [
+            click.option("-u", "--username", help="Username for registry operations."),
+            click.option(
+                "-p",
+                "--password",
+                help="Password for registry operations (prefer OCISIGN_PASSWORD: argv is visible).",
+            ),
+            click.option(
+                "--insecure-registry",
+                is_flag=True,
+                help="Use plain HTTP instead of HTTPS for the registry.",
+            ),
+            click.option(
+                "--tls-verify/--no-tls-verify",
+                default=None,
+                help="Verify the registry's TLS certificate (default: verify).",
+            ),
+            click.option(
+                "--ca-file",
+                type=click.Path(dir_okay=False),
+                help="CA bundle (PEM) to verify the registry's certificate with.",
+            ),
+        ],
+    )
+
+
+def batch_options(failed_default: str = "sign-failed.txt") -> Callable[[F], F]:
+    """hangar's image-list flags: -f, -a, --os, --registry, --project, -j, -o, --timeout."""
+
+    def decorate(func: F) -> F:
+        return _apply(
+            func,
+            [
+                click.option(
+                    "-f",
+                    "--file",
+                    "image_list",
+                    type=click.Path(dir_okay=False),
+                    help="Image list file: one reference per line ('#' and '//' lines skipped).",
+                ),
+                click.option(
+                    "-a",
+                    "--arch",
+                    "arches",
+                    multiple=True,
+                    default=("amd64,arm64",),
+                    show_default=True,
+                    callback=_csv,
+                    help="Architectures to sign in a multi-arch image (comma list).",
+                ),
+                click.option(
+                    "--os",
+                    "oses",
+                    multiple=True,
+                    default=("linux",),
+                    show_default=True,
+                    callback=_csv,
+                    help="Operating systems to sign in a multi-arch image (comma list).",
+                ),
+                click.option(
+                    "--registry", "registry_override", help="Override the registry of every line."
+                ),
+                click.option(
+                    "--project", "project_override", help="Override the project of every line."
+                ),
+                click.option(
+                    "-j",
+                    "--jobs",
+                    type=int,
+                    default=4,
+                    show_default=True,
+                    help="Parallel workers (1..64).",
+                ),
+                click.option(
+                    "-o",
+                    "--failed",
+                    "failed_file",
+                    default=failed_default,
+                    show_default=True,
+                    type=click.Path(dir_okay=False),
+                    help="Where to write the lines that failed (only written when some did).",
+                ),
+                click.option(
+                    "--timeout",
+                    default="10m",
+                    show_default=True,
+                    help="Time limit per line (Go duration: 90s, 10m, 1h; 0 = none).",
+                ),
+            ],
+        )
+
+    return decorate
