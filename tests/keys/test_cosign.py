@@ -101,7 +101,10 @@ def test_written_format_is_what_cosign_reads() -> None:
 
 def test_fresh_salt_and_nonce_every_time() -> None:
     key = generate_key("ecdsa-p256")
-    first, second = _doc(cosign.encrypt_private_key(key, b"x")), _doc(cosign.encrypt_private_key(key, b"x"))
+    first, second = (
+        _doc(cosign.encrypt_private_key(key, b"x")),
+        _doc(cosign.encrypt_private_key(key, b"x")),
+    )
     assert first["kdf"]["salt"] != second["kdf"]["salt"]  # type: ignore[index]
     assert first["cipher"]["nonce"] != second["cipher"]["nonce"]  # type: ignore[index]
 
@@ -121,7 +124,8 @@ def test_cosign_label_accepted_for_our_own_key() -> None:
 
 
 def test_malformed_body() -> None:
-    pem = b"-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nbm90IGpzb24=\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n"
+    label = b"ENCRYPTED SIGSTORE PRIVATE KEY"
+    pem = b"-----BEGIN " + label + b"-----\nbm90IGpzb24=\n-----END " + label + b"-----\n"
     with pytest.raises(KeyError_, match="malformed encrypted key"):
         cosign.decrypt_private_key(pem, b"")
 

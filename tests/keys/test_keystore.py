@@ -67,7 +67,8 @@ def test_notation_malformed_vectors_fail_clearly(name: str, problem: str, tmp_pa
         ('{"keys": [{"name": "a", "keyPath": "a"}]}', "needs both 'keyPath' and 'certPath'"),
         ('{"keys": [{"name": "a", "id": "x"}]}', "needs both 'id' and 'pluginName'"),
         (
-            '{"keys": [{"name": "a", "keyPath": "a", "certPath": "b", "pluginName": "p", "id": "i"}]}',
+            '{"keys": [{"name": "a", "keyPath": "a", "certPath": "b", "pluginName": "p", '
+            '"id": "i"}]}',
             "either a local key or a plugin key",
         ),
         ('{"keys": [{"keyPath": "a", "certPath": "b"}]}', "keys.0.name"),
@@ -78,7 +79,7 @@ def test_notation_malformed_vectors_fail_clearly(name: str, problem: str, tmp_pa
 )
 def test_invalid_documents(doc: str, problem: str, tmp_path: Path) -> None:
     path = write(tmp_path / "signingkeys.json", doc.encode())
-    with pytest.raises(ConfigError, match="signingkeys.json") as info:
+    with pytest.raises(ConfigError, match=r"signingkeys\.json") as info:
         KeyStore.load(path)
     assert problem in info.value.message
 
@@ -92,7 +93,11 @@ def test_missing_file_is_an_empty_store(config_dir: Path) -> None:
 
 
 def test_unknown_fields_are_preserved(tmp_path: Path) -> None:
-    doc = {"default": "a", "future": 1, "keys": [{"name": "a", "id": "i", "pluginName": "p", "x": "y"}]}
+    doc = {
+        "default": "a",
+        "future": 1,
+        "keys": [{"name": "a", "id": "i", "pluginName": "p", "x": "y"}],
+    }
     path = write(tmp_path / "signingkeys.json", json.dumps(doc).encode())
     KeyStore.load(path).save()
     assert json.loads(path.read_text()) == doc
@@ -112,7 +117,7 @@ def test_add_remove_default_and_modes(config_dir: Path) -> None:
     store.set_default("b")
     store.remove("b")
     assert store.default is None  # removing the default clears it, as notation does
-    with pytest.raises(KeyStoreError, match="'zzz' not found.*known keys: a"):
+    with pytest.raises(KeyStoreError, match=r"'zzz' not found.*known keys: a"):
         store.get("zzz")
     store.save()
     assert json.loads((config_dir / "signingkeys.json").read_text()) == {
@@ -120,7 +125,9 @@ def test_add_remove_default_and_modes(config_dir: Path) -> None:
     }
 
 
-def test_store_survives_a_crash_mid_write(config_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_store_survives_a_crash_mid_write(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = KeyStore.load()
     store.add(KeyEntry(name="old", keyPath="/k", certPath="/c"), default=True)
     store.save()

@@ -31,7 +31,7 @@ def test_file_is_trimmed_and_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(PassphraseError, match="passphrase file .* does not exist"):
+    with pytest.raises(PassphraseError, match=r"passphrase file .* does not exist"):
         read_passphrase(tmp_path / "nope", key_path="k")
 
 

@@ -67,7 +67,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_certificate_is_not_a_key() -> None:
-    with pytest.raises(KeyError_, match="holds no private key.*CERTIFICATE"):
+    with pytest.raises(KeyError_, match=r"holds no private key.*CERTIFICATE"):
         load_private_key(E2E / "e2e.crt")
 
 
@@ -99,7 +99,7 @@ def test_unsupported_curve(tmp_path: Path) -> None:
 
 
 def test_not_a_certificate(tmp_path: Path) -> None:
-    with pytest.raises(CertificateError, match="no readable X.509 certificate"):
+    with pytest.raises(CertificateError, match=r"no readable X\.509 certificate"):
         load_certificates(write(tmp_path / "c", b"not a cert"))
 
 

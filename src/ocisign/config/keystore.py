@@ -173,4 +173,3 @@ class KeyStore:
     def set_default(self, name: str) -> None:
         """Make ``name`` the default key."""
         self.data.default = self.get(name).name
-

@@ -68,9 +68,7 @@ def _is_pkcs8(der: bytes) -> bool:
     return pos < len(der) and der[pos] == 0x30  # AlgorithmIdentifier SEQUENCE
 
 
-def decrypt_private_key(
-    pem: bytes, passphrase: bytes, source: str = "encrypted key"
-) -> PrivateKey:
+def decrypt_private_key(pem: bytes, passphrase: bytes, source: str = "encrypted key") -> PrivateKey:
     """Decrypt a cosign/sigstore encrypted key; wrong passphrase -> PassphraseError."""
     match = _BLOCK.search(pem)
     if match is None:

@@ -60,9 +60,7 @@ def generate_test_subject(name: str) -> x509.Name:
     )
 
 
-def make_test_certificate(
-    key: PrivateKey, name: str, days: int = DEFAULT_DAYS
-) -> x509.Certificate:
+def make_test_certificate(key: PrivateKey, name: str, days: int = DEFAULT_DAYS) -> x509.Certificate:
     """A self-signed non-CA code-signing certificate like ``notation cert generate-test``.
 
     KeyUsage digitalSignature (critical), EKU codeSigning, no basicConstraints, random

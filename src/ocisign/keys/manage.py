@@ -89,9 +89,7 @@ def add_local_key(name: str, key_file: Path, cert_file: Path, default: bool) -> 
             f"the certificate {cert_file} does not match the private key {key_file}",
             hint="the first certificate in the file must be the leaf issued for this key",
         )
-    entry = KeyEntry(
-        name=name, keyPath=str(key_file.resolve()), certPath=str(cert_file.resolve())
-    )
+    entry = KeyEntry(name=name, keyPath=str(key_file.resolve()), certPath=str(cert_file.resolve()))
     store.add(entry, default=default)
     store.save()
     return entry
@@ -145,9 +143,7 @@ def check_pair_absent(prefix: Path, force: bool) -> None:
             )
 
 
-def generate_key_pair(
-    prefix: Path, key_type: str, passphrase: bytes, force: bool
-) -> KeyPairFiles:
+def generate_key_pair(prefix: Path, key_type: str, passphrase: bytes, force: bool) -> KeyPairFiles:
     """``cosign generate-key-pair``: ``PREFIX.key`` (encrypted, 0600) and ``PREFIX.pub``."""
     check_pair_absent(prefix, force)
     private_file, public_file = pair_files(prefix)
