@@ -365,3 +365,16 @@ def test_unexpected_error_points_to_debug(tmp_path: Path, debug: bool) -> None:
     else:
         assert result.stderr.splitlines()[0] == "Error: unexpected RuntimeError: kaboom"
         assert len(result.stderr.splitlines()) == 2
+
+
+def test_notation_spellings(tmp_path: Path) -> None:
+    cfg = tmp_path / "cfg"
+    doc = json.loads(
+        _ok(cfg, "key", "generate", "big", "--bits", "3072", "--output", "json").stdout
+    )
+    assert doc["type"] == "rsa-3072"
+    assert load_private_key(cfg / "localkeys" / "big.key").key_size == 3072  # type: ignore[union-attr]
+    _ok(cfg, "key", "generate", "small", "--type", "ecdsa-p256")
+    _ok(cfg, "key", "set", "small", "--default")
+    assert json.loads((cfg / "signingkeys.json").read_text())["default"] == "small"
+    _fails(cfg, "key", "update", "small", code=2, match="nothing to update")

@@ -40,7 +40,6 @@ def key() -> None:
     help="Key type (notation cert generate-test makes rsa-2048).",
 )
 @click.option(
-    "-b",
     "--bits",
     type=click.Choice(["2048", "3072", "4096"]),
     default=None,
