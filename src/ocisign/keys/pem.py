@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
@@ -97,7 +98,7 @@ def parse_private_key(data: bytes, source: str) -> PrivateKey:
             f"{source} is not a readable private key",
             hint="a key file holds a PEM PKCS#8, PKCS#1 (RSA) or SEC1 (EC) private key",
         ) from None
-    except Exception:  # cryptography raises UnsupportedAlgorithm for odd keys
+    except UnsupportedAlgorithm:
         raise KeyError_(f"{source}: unsupported private key") from None
     return _check_supported(key, source)
 
