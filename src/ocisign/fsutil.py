@@ -29,3 +29,15 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def ensure_dir(path: Path, mode: int = 0o700) -> None:
+    """Create ``path`` and any missing parents, each with ``mode`` (existing ones untouched)."""
+    path = Path(path)
+    missing: list[Path] = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=mode)

@@ -101,7 +101,17 @@ def print_json(data: Any) -> None:
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """Render a table on stdout (rich on a TTY, aligned plain text otherwise)."""
+    """Render a table on stdout (rich on a TTY, aligned plain text otherwise).
+
+    Plain text never truncates a cell, so paths stay whole in logs and pipes.
+    """
+    if not sys.stdout.isatty():
+        columns = zip(headers, *rows, strict=True)
+        widths = [max(len(str(cell)) for cell in column) for column in columns]
+        for line in (headers, *rows):
+            cells = [str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)]
+            click.echo("  ".join(cells).rstrip())
+        return
     from rich.console import Console
     from rich.table import Table
 

@@ -1,0 +1,153 @@
+"""What ``ocisign key`` does: named keys in the key store, and cosign key pairs on disk."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ocisign.config import paths
+from ocisign.config.keystore import KeyEntry, KeyStore
+from ocisign.errors import KeyError_, KeyStoreError, UsageError
+from ocisign.fsutil import atomic_write, ensure_dir
+from ocisign.keys import KEY_TYPES, cosign, pem
+from ocisign.keys.generate import generate_key, make_test_certificate
+
+NAME_PATTERN = re.compile(r"[a-zA-Z0-9_.-]+")
+
+
+@dataclass(frozen=True)
+class GeneratedKey:
+    """The files ``key generate`` wrote and the entry it added."""
+
+    entry: KeyEntry
+    trust_store_cert: Path
+    key_type: str
+    default: bool
+
+
+@dataclass(frozen=True)
+class KeyPairFiles:
+    """The two files ``key generate-pair`` wrote."""
+
+    private_key: Path
+    public_key: Path
+    key_type: str
+
+
+def check_name(name: str) -> None:
+    """Key names follow notation: ``[a-zA-Z0-9_.-]+``."""
+    if not NAME_PATTERN.fullmatch(name) or name in {".", ".."}:
+        raise UsageError(
+            f"invalid key name {name!r}",
+            hint="a key name uses only letters, digits, '_', '.' and '-'",
+        )
+
+
+def generate_named_key(name: str, key_type: str, days: int, default: bool) -> GeneratedKey:
+    """``notation cert generate-test``: key + self-signed cert, store entry, trust store copy."""
+    check_name(name)
+    store = KeyStore.load()
+    store.ensure_absent(name)
+    key_dir = paths.local_keys_dir()
+    key_file, cert_file = key_dir / f"{name}.key", key_dir / f"{name}.crt"
+    for existing in (key_file, cert_file):
+        if existing.exists():
+            raise KeyStoreError(
+                f"{existing} already exists; refusing to overwrite it",
+                hint="choose another name, or move the old files away",
+            )
+    key = generate_key(key_type)
+    cert_pem = pem.certificate_pem([make_test_certificate(key, name, days)])
+    trust_cert = paths.trust_store_dir() / "x509" / "ca" / name / f"{name}.crt"
+    ensure_dir(key_dir)
+    ensure_dir(trust_cert.parent)
+    atomic_write(key_file, pem.private_key_pem(key), mode=0o600)
+    atomic_write(cert_file, cert_pem, mode=0o644)
+    atomic_write(trust_cert, cert_pem, mode=0o644)
+    entry = KeyEntry(name=name, keyPath=str(key_file.resolve()), certPath=str(cert_file.resolve()))
+    store.add(entry, default=default)
+    store.save()
+    return GeneratedKey(entry, trust_cert, key_type, default)
+
+
+def add_local_key(name: str, key_file: Path, cert_file: Path, default: bool) -> KeyEntry:
+    """Register an existing key/cert pair after checking that the leaf matches the key."""
+    check_name(name)
+    store = KeyStore.load()
+    store.ensure_absent(name)
+    key = pem.load_private_key(key_file)
+    key_type = pem.key_type_name(key)
+    if key_type not in KEY_TYPES:
+        raise KeyError_(
+            f"{key_file} is an {key_type} key, which Notary Project signatures cannot use",
+            hint=f"use one of: {', '.join(KEY_TYPES)}",
+        )
+    chain = pem.load_certificates(cert_file)
+    if pem.public_key_der(key) != pem.certificate_public_key_der(chain[0]):
+        raise KeyError_(
+            f"the certificate {cert_file} does not match the private key {key_file}",
+            hint="the first certificate in the file must be the leaf issued for this key",
+        )
+    entry = KeyEntry(name=name, keyPath=str(key_file.resolve()), certPath=str(cert_file.resolve()))
+    store.add(entry, default=default)
+    store.save()
+    return entry
+
+
+def add_plugin_key(
+    name: str, plugin: str, key_id: str, config: dict[str, str], default: bool
+) -> KeyEntry:
+    """Register a key held by a notation plugin."""
+    check_name(name)
+    store = KeyStore.load()
+    entry = KeyEntry(name=name, id=key_id, pluginName=plugin, pluginConfig=config or None)
+    store.add(entry, default=default)
+    store.save()
+    return entry
+
+
+def delete_keys(names: list[str]) -> list[str]:
+    """Remove entries (never files); all names are checked before anything is changed."""
+    store = KeyStore.load()
+    for name in names:
+        store.get(name)
+    for name in names:
+        store.remove(name)
+    store.save()
+    return names
+
+
+def set_default_key(name: str) -> KeyEntry:
+    """Make ``name`` the default key."""
+    store = KeyStore.load()
+    store.set_default(name)
+    store.save()
+    return store.get(name)
+
+
+def pair_files(prefix: Path) -> tuple[Path, Path]:
+    """``PREFIX.key`` and ``PREFIX.pub``."""
+    return prefix.with_name(prefix.name + ".key"), prefix.with_name(prefix.name + ".pub")
+
+
+def check_pair_absent(prefix: Path, force: bool) -> None:
+    """Refuse to overwrite an existing key pair unless ``force`` (called before prompting)."""
+    if force:
+        return
+    for existing in pair_files(prefix):
+        if existing.exists():
+            raise KeyError_(
+                f"{existing} already exists; refusing to overwrite it",
+                hint="pass --force to overwrite, or choose another --output-prefix",
+            )
+
+
+def generate_key_pair(prefix: Path, key_type: str, passphrase: bytes, force: bool) -> KeyPairFiles:
+    """``cosign generate-key-pair``: ``PREFIX.key`` (encrypted, 0600) and ``PREFIX.pub``."""
+    check_pair_absent(prefix, force)
+    private_file, public_file = pair_files(prefix)
+    key = generate_key(key_type)
+    atomic_write(private_file, cosign.encrypt_private_key(key, passphrase), mode=0o600)
+    atomic_write(public_file, pem.public_key_pem(key), mode=0o644)
+    return KeyPairFiles(private_file, public_file, key_type)
