@@ -153,8 +153,9 @@ def _hash(oid: str, data: bytes) -> bytes:
     return hashlib.new(name, data).digest()
 
 
-def _verify_signature(cert: x509.Certificate, sig_oid: str, digest_oid: str, sig: bytes,
-                      data: bytes) -> None:
+def _verify_signature(
+    cert: x509.Certificate, sig_oid: str, digest_oid: str, sig: bytes, data: bytes
+) -> None:
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -179,8 +180,12 @@ def _verify_signature(cert: x509.Certificate, sig_oid: str, digest_oid: str, sig
         ) from None
 
 
-def _tsa_chain(signer: x509.Certificate, pool: list[x509.Certificate],
-               roots: list[x509.Certificate], at: datetime) -> list[x509.Certificate]:
+def _tsa_chain(
+    signer: x509.Certificate,
+    pool: list[x509.Certificate],
+    roots: list[x509.Certificate],
+    at: datetime,
+) -> list[x509.Certificate]:
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -250,7 +255,9 @@ def verify(token: bytes, signature: bytes, roots: list[x509.Certificate]) -> Tim
         tst_der = encap[1].children()[0].content
         certs = [
             x509.load_der_x509_certificate(c.raw)
-            for n in sd[3:] if n.tag == 0xA0 for c in n.children()
+            for n in sd[3:]
+            if n.tag == 0xA0
+            for c in n.children()
         ]
         signer_infos = sd[-1].children()
         if sd[-1].tag != 0x31 or not signer_infos:
@@ -290,8 +297,9 @@ def verify(token: bytes, signature: bytes, roots: list[x509.Certificate]) -> Tim
     except (IndexError, StopIteration, ValueError, UnicodeDecodeError) as exc:
         raise _bad(str(exc) or "malformed token") from None
     signer = _find_signer(sid, certs)
-    _verify_signature(signer, _oid(sig_alg.children()[0]), digest_oid, sig_value,
-                      b"\x31" + attrs.raw[1:])
+    _verify_signature(
+        signer, _oid(sig_alg.children()[0]), digest_oid, sig_value, b"\x31" + attrs.raw[1:]
+    )
     chain = _tsa_chain(signer, certs, roots, gen_time)
     _check_tsa_leaf(signer)
     return TimestampInfo(gen_time, accuracy, chain)

@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 StoreLoader = Callable[[str], "list[x509.Certificate]"]
 
 REVOCATION_NOTICE = "revocation not checked (offline)"
-TIMESTAMP_UNSUPPORTED = "timestamp verification not supported"
 _GO_TIME = "%a, %d %b %Y %H:%M:%S %z"  # Go's time.RFC1123Z, as notation prints times
 # Go's pkix.Name.String() short names; others are keyed by their dotted OID.
 _RDN_NAMES = {
@@ -78,7 +77,6 @@ class NotaryOutcome:
     signer: str = ""  # leaf subject, RFC 4514
     signing_time: datetime | None = None
     skipped: bool = False
-    unsupported: list[str] = field(default_factory=list)  # checks ocisign could not perform
 
 
 @dataclass(frozen=True)
@@ -217,7 +215,6 @@ def _timestamp_error(
     statement: TrustPolicyStatement,
     stores: StoreLoader,
     now: datetime,
-    unsupported: list[str],
 ) -> str | None:
     chain = envelope.cert_chain
     if envelope.signing_scheme == SCHEME_SIGNING_AUTHORITY:
@@ -346,19 +343,27 @@ def verify_notary(
     )
     if statement.level == "skip":
         return NotaryOutcome(
-            True, "skip", notices=[skip_message(ref)], signer=signer,
-            signing_time=signed_at, skipped=True,
+            True,
+            "skip",
+            notices=[skip_message(ref)],
+            signer=signer,
+            signing_time=signed_at,
+            skipped=True,
         )
     actions = statement.actions()
     run = _Run(actions)
     notices: list[str] = []
-    unsupported: list[str] = []
 
     def outcome() -> NotaryOutcome:
         return NotaryOutcome(
-            passed=not run.failure, level=statement.level, results=run.results,
-            warnings=run.warnings, notices=notices, failure=run.failure, signer=signer,
-            signing_time=signed_at, unsupported=unsupported,
+            passed=not run.failure,
+            level=statement.level,
+            results=run.results,
+            warnings=run.warnings,
+            notices=notices,
+            failure=run.failure,
+            signer=signer,
+            signing_time=signed_at,
         )
 
     # integrity: the parser verified the signature; the chain rules are checked here.
@@ -376,7 +381,8 @@ def verify_notary(
         min_version = envelope.extended_attributes.get(H_VERIFICATION_PLUGIN_MIN_VERSION)
         needs = f" (version >= {min_version})" if min_version else ""
         run.record(
-            "verificationPlugin", None,
+            "verificationPlugin",
+            None,
             f'digital signature requires verification plugin "{plugin}"{needs}; '
             "ocisign does not run verification plugins",
         )
@@ -395,7 +401,7 @@ def verify_notary(
     if run.record("expiry", "expiry", err):
         return outcome()
 
-    err = _timestamp_error(envelope, statement, stores, now, unsupported)
+    err = _timestamp_error(envelope, statement, stores, now)
     if run.record("authenticTimestamp", "authenticTimestamp", err):
         return outcome()
 
@@ -406,11 +412,13 @@ def verify_notary(
 
     signed = envelope.target
     mismatch = [
-        name for name, key, want in (
+        name
+        for name, key, want in (
             ("digest", "digest", target.digest),
             ("size", "size", target.size),
             ("mediaType", "mediaType", target.media_type),
-        ) if signed.get(key) != want
+        )
+        if signed.get(key) != want
     ]
     err = None
     if mismatch:
@@ -427,10 +435,7 @@ def verify_notary(
         missing = [f"{k}={v}" for k, v in user_metadata.items() if annotations.get(k) != v]
         err = None
         if missing:
-            err = (
-                "unable to find specified metadata in the signature: "
-                + ", ".join(missing)
-            )
+            err = "unable to find specified metadata in the signature: " + ", ".join(missing)
         run.record("userMetadata", None, err)
     return outcome()
 
@@ -439,7 +444,9 @@ def integrity_failure(error: OcisignError | str) -> NotaryOutcome:
     """The outcome of an envelope the parser rejected."""
     reason = error.message if isinstance(error, OcisignError) else error
     return NotaryOutcome(
-        False, "", results=[CheckResult("integrity", "enforce", False, reason)],
+        False,
+        "",
+        results=[CheckResult("integrity", "enforce", False, reason)],
         failure=f"integrity validation failed. Failure reason: {reason}",
     )
 
@@ -472,8 +479,13 @@ def verify_any(
             failures.append(integrity_failure(item))
             continue
         result = verify_notary(
-            item, target=target, statement=statement, stores=stores, now=now,
-            user_metadata=user_metadata, reference=ref,
+            item,
+            target=target,
+            statement=statement,
+            stores=stores,
+            now=now,
+            user_metadata=user_metadata,
+            reference=ref,
         )
         if result.passed:
             return NotaryVerdict(True, result, failures)

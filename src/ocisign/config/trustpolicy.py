@@ -226,9 +226,7 @@ def validate_statement(st: TrustPolicyStatement) -> None:
             )
         return
     if not st.trust_stores or not st.trusted_identities:
-        raise ValueError(
-            "it is missing trustStores or trustedIdentities, both must be specified"
-        )
+        raise ValueError("it is missing trustStores or trustedIdentities, both must be specified")
     for ref in st.trust_stores:
         try:
             parse_store_ref(ref)
@@ -271,18 +269,16 @@ def validate_document(doc: TrustPolicyDocument) -> None:
         return ConfigError(f"{src}: {msg}", hint=f"see {POLICY_LINK}")
 
     if not doc.version:
-        raise fail("version is empty, it must be specified (\"1.0\")")
+        raise fail('version is empty, it must be specified ("1.0")')
     if doc.version != "1.0":
-        raise fail(f"unsupported version {doc.version!r} (supported: \"1.0\")")
+        raise fail(f'unsupported version {doc.version!r} (supported: "1.0")')
     if not doc.trust_policies:
         raise fail("trustPolicies has zero statements, at least one is required")
     names: set[str] = set()
     seen_scopes: dict[str, str] = {}
     for st in doc.trust_policies:
         if st.name in names:
-            raise fail(
-                f"multiple statements use the same name {st.name!r}, names must be unique"
-            )
+            raise fail(f"multiple statements use the same name {st.name!r}, names must be unique")
         names.add(st.name)
         try:
             validate_statement(st)
@@ -320,9 +316,7 @@ def parse_trust_policy(data: bytes | str, source: str = "trust policy") -> Trust
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = _describe_loc(raw, err["loc"])
-        raise ConfigError(
-            f"{source}: {loc}: {err['msg']}", hint=f"see {POLICY_LINK}"
-        ) from None
+        raise ConfigError(f"{source}: {loc}: {err['msg']}", hint=f"see {POLICY_LINK}") from None
     doc = doc.model_copy(update={"source": source})
     validate_document(doc)
     return doc
