@@ -114,14 +114,21 @@ def _subject(cert: x509.Certificate) -> str:
     return cert.subject.rfc4514_string()
 
 
-def _check_chain(chain: list[x509.Certificate], at: datetime) -> str | None:
-    """The code-signing chain rules (``ocisign.keys.codesigning``); the reason or None."""
+def _check_chain(chain: list[x509.Certificate]) -> str | None:
+    """The code-signing chain rules (``ocisign.keys.codesigning``); the reason or None.
+
+    As notation-core-go does at verification time (``ValidateCodeSigningCertChain(chain,
+    nil)``), only the structure is checked here (``at=None``): certificate validity
+    periods are the authentic-timestamp check's business.
+    """
     try:
-        from ocisign.keys.codesigning import validate_signing_chain  # type: ignore[import-not-found,unused-ignore]
+        from ocisign.keys.codesigning import (  # type: ignore[import-not-found,unused-ignore]
+            validate_signing_chain,
+        )
     except ImportError:
         return "code-signing chain rules cannot be checked (ocisign.keys.codesigning missing)"
     try:
-        validate_signing_chain(chain, at)
+        validate_signing_chain(chain, None)
     except (OcisignError, ValueError) as exc:
         return getattr(exc, "message", None) or str(exc)
     return None
@@ -372,7 +379,7 @@ def verify_notary(
     elif leaf is None:
         err = "the signature carries no certificate chain"
     else:
-        err = _check_chain(list(envelope.cert_chain), _utc(signed_at or now))
+        err = _check_chain(list(envelope.cert_chain))
     if run.record("integrity", "integrity", err):
         return outcome()
 

@@ -116,7 +116,7 @@ def _codesigning_rules(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr("ocisign.trust._check_chain", _leaf_rules)
 
 
-def _leaf_rules(chain: list[x509.Certificate], at: datetime) -> str | None:
+def _leaf_rules(chain: list[x509.Certificate]) -> str | None:
     leaf = chain[0]
     try:
         ku = leaf.extensions.get_extension_for_class(x509.KeyUsage)
