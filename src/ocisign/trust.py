@@ -418,17 +418,9 @@ def verify_notary(
         return outcome()
 
     signed = envelope.target
-    mismatch = [
-        name
-        for name, key, want in (
-            ("digest", "digest", target.digest),
-            ("size", "size", target.size),
-            ("mediaType", "mediaType", target.media_type),
-        )
-        if signed.get(key) != want
-    ]
+    wanted = {"digest": target.digest, "size": target.size, "mediaType": target.media_type}
     err = None
-    if mismatch:
+    if any(signed.get(key) != value for key, value in wanted.items()):
         err = (
             f"content descriptor mismatch: the signature is for {signed.get('mediaType')} "
             f"{signed.get('digest')} ({signed.get('size')} bytes), not {target.media_type} "

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ocisign.config.truststore import load_store, x509_root
+from ocisign.config.truststore import load_store, store_loader, x509_root
 from ocisign.errors import ConfigError
 from tests.trust.conftest import TRUST, make_store
 
@@ -91,3 +91,13 @@ def test_garbage_file_rejected(tmp_path: Path) -> None:
 def test_bad_references(ref: str, why: str) -> None:
     with pytest.raises(ConfigError, match=why):
         load_store(ref, STORE)
+
+
+def test_store_loader_binds_root_and_caches(tmp_path: Path) -> None:
+    root = make_store(tmp_path, {"ca:e2e": [TRUST / "keys" / "e2e.crt"]})
+    load = store_loader(root)
+    first = load("ca:e2e")
+    (root / "x509/ca/e2e/e2e.crt").unlink()
+    assert load("ca:e2e") is first
+    with pytest.raises(ConfigError):
+        store_loader(root)("ca:e2e")

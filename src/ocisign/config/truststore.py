@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -164,3 +165,16 @@ def load_store(ref: str, root: Path | None = None) -> list[x509.Certificate]:
             hint=_HINT,
         )
     return certs
+
+
+def store_loader(root: Path | None = None) -> Callable[[str], list[x509.Certificate]]:
+    """A ``load_store`` bound to ``root`` (e.g. ``--trust-store DIR``) that reads each
+    store once; what ``trust.verify_notary(stores=...)`` takes."""
+    cache: dict[str, list[x509.Certificate]] = {}
+
+    def load(ref: str) -> list[x509.Certificate]:
+        if ref not in cache:
+            cache[ref] = load_store(ref, root)
+        return cache[ref]
+
+    return load
