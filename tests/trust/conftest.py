@@ -86,10 +86,38 @@ def pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(Encoding.PEM)
 
 
+def parse_cose(path: Path) -> ParsedEnvelope:
+    """A ParsedEnvelope from a COSE_Sign1 file, decoded with cbor2 only."""
+    import cbor2
+
+    protected_bytes, unprotected, payload, signature = cbor2.loads(path.read_bytes()).value
+    protected: dict[Any, Any] = cbor2.loads(protected_bytes)
+    chain = unprotected[33]
+    chain = [chain] if isinstance(chain, bytes) else chain
+    return ParsedEnvelope(
+        media_type="application/cose",
+        payload=payload,
+        target=json.loads(payload)["targetArtifact"],
+        signing_scheme=protected[H_SCHEME],
+        signing_time=protected.get(H_SIGNING_TIME),
+        authentic_signing_time=protected.get(H_AUTHENTIC_SIGNING_TIME),
+        expiry=protected.get(H_EXPIRY),
+        cert_chain=[x509.load_der_x509_certificate(c) for c in chain],
+        signature=signature,
+        timestamp_token=unprotected.get(H_TIMESTAMP),
+    )
+
+
 @pytest.fixture
 def envelope() -> Callable[[str], ParsedEnvelope]:
-    """``envelope("e2e-valid-signature.jws")`` -> ParsedEnvelope of tests/data/trust/envelopes/."""
-    return lambda name: parse_jws(TRUST / "envelopes" / name)
+    """``envelope("e2e-valid-signature.jws")`` -> ParsedEnvelope (JWS or COSE) of
+    tests/data/trust/envelopes/."""
+
+    def load(name: str) -> ParsedEnvelope:
+        path = TRUST / "envelopes" / name
+        return parse_jws(path) if path.read_bytes()[:1] == b"{" else parse_cose(path)
+
+    return load
 
 
 @pytest.fixture

@@ -62,13 +62,15 @@ def check(
     return out.passed, out.failure
 
 
-def test_timestamp_passes(envelope: Env, tmp_path: Path) -> None:
-    ok, why = check(envelope("timestamp/jwsWithTimestamp.sig"), policy(), tmp_path)
+@pytest.mark.parametrize("name", ["jwsWithTimestamp.sig", "coseWithTimestamp.sig"])
+def test_timestamp_passes(name: str, envelope: Env, tmp_path: Path) -> None:
+    ok, why = check(envelope("timestamp/" + name), policy(), tmp_path)
     assert ok, why
 
 
-def test_expired_cert_passes_only_via_timestamp(envelope: Env, tmp_path: Path) -> None:
-    env = envelope("timestamp/jwsExpiredWithTimestamp.sig")
+@pytest.mark.parametrize("name", ["jwsExpiredWithTimestamp.sig", "coseExpiredWithTimestamp.sig"])
+def test_expired_cert_passes_only_via_timestamp(name: str, envelope: Env, tmp_path: Path) -> None:
+    env = envelope("timestamp/" + name)
     ok, why = check(env, policy(), tmp_path)
     assert ok, why
     ok, why = check(env, policy("afterCertExpiry"), tmp_path / "a")
@@ -84,6 +86,11 @@ def test_timestamp_before_not_before(envelope: Env, tmp_path: Path) -> None:
         "authenticTimestamp validation failed. Failure reason: timestamp can "
         'be before certificate "CN=testTSA,O=Notary,L=Seattle,ST=WA,C=US"'
     )
+
+
+def test_timestamp_after_not_after(envelope: Env, tmp_path: Path) -> None:
+    ok, why = check(envelope("timestamp/timestampAfterNotAfter.sig"), policy(), tmp_path)
+    assert not ok and "timestamp can be after certificate" in why
 
 
 def test_without_timestamp(envelope: Env, tmp_path: Path) -> None:
