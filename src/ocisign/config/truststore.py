@@ -1,0 +1,180 @@
+"""notation's X.509 trust store: ``truststore/x509/{ca,signingAuthority,tsa}/<name>/<files>``.
+
+The root is ``config.paths.trust_store_dir()`` (the ``truststore`` folder) or the
+``--trust-store DIR`` a user gives. ``DIR`` may be the ``truststore`` folder itself
+(it holds ``x509/``) or its ``x509`` child (it holds ``ca/``, ``signingAuthority/``,
+``tsa/``); both are accepted.
+
+Rules (notation-go ``verifier/truststore``): store names match ``[a-zA-Z0-9_.-]+``;
+a store is a real directory whose entries are regular files (no subdirectories, no
+symlinks); each file holds one or more PEM or DER certificates; every certificate is a
+CA or self-signed; ``tsa`` stores hold self-signed root CA certificates only; an empty
+or missing store is an error.
+"""
+
+from __future__ import annotations
+
+import re
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ocisign.config import paths
+from ocisign.errors import ConfigError
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+STORE_TYPES = ("ca", "signingAuthority", "tsa")
+_NAME_RE = re.compile(r"^[a-zA-Z0-9_.-]+$")
+_HINT = (
+    "add certificates with the layout truststore/x509/<ca|signingAuthority|tsa>/<name>/<cert files>"
+)
+
+
+def parse_store_ref(ref: str) -> tuple[str, str]:
+    """Split ``type:name`` and check both parts (ConfigError otherwise)."""
+    store_type, sep, name = ref.partition(":")
+    if not sep:
+        raise ConfigError(
+            f"malformed trust store value {ref!r}, the required format is <type>:<name>",
+            hint=f"use one of the types {', '.join(STORE_TYPES)}, e.g. ca:my-store",
+        )
+    if store_type not in STORE_TYPES:
+        raise ConfigError(
+            f"unsupported trust store type {store_type!r} in {ref!r}",
+            hint=f"use one of {', '.join(STORE_TYPES)}",
+        )
+    if not _NAME_RE.match(name):
+        raise ConfigError(
+            f"unsupported trust store name {name!r} in {ref!r}; "
+            "a store name must match [a-zA-Z0-9_.-]+"
+        )
+    return store_type, name
+
+
+def x509_root(root: Path | None = None) -> Path:
+    """The ``x509`` folder of the trust store rooted at ``root`` (default: config dir)."""
+    base = Path(root) if root is not None else paths.trust_store_dir()
+    if (base / "x509").is_dir():
+        return base / "x509"
+    if base.name == "x509" or any((base / t).is_dir() for t in STORE_TYPES):
+        return base
+    return base / "x509"
+
+
+def read_certificates(path: Path) -> list[x509.Certificate]:
+    """All certificates of one PEM or DER file (ConfigError if there are none)."""
+    from cryptography import x509
+
+    data = path.read_bytes()
+    try:
+        if b"-----BEGIN" in data:
+            certs = x509.load_pem_x509_certificates(data)
+        else:
+            certs = [x509.load_der_x509_certificate(data)]
+    except ValueError as exc:
+        raise ConfigError(
+            f"failed to read the certificate file {path}: {exc}",
+            hint="trust store files hold PEM or DER X.509 certificates",
+        ) from exc
+    if not certs:
+        raise ConfigError(f"no certificate found in {path}")
+    return certs
+
+
+def is_self_signed(cert: x509.Certificate) -> bool:
+    """True when ``cert`` names itself as issuer and its signature checks with its own key."""
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        cert.verify_directly_issued_by(cert)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def is_ca(cert: x509.Certificate) -> bool:
+    """True when basicConstraints is present with cA=true."""
+    from cryptography import x509
+
+    try:
+        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        return False
+    return bool(bc.ca)
+
+
+def _check_cert(cert: x509.Certificate, store_type: str, where: str) -> None:
+    subject = cert.subject.rfc4514_string()
+    if store_type == "tsa":
+        if not (is_ca(cert) and is_self_signed(cert)):
+            raise ConfigError(
+                f"trusted certificate {where} is invalid: certificate with subject "
+                f"{subject!r} is not a root CA certificate (tsa stores hold root CAs only)",
+                hint="put the TSA's self-signed root CA certificate in the tsa store",
+            )
+    elif not (is_ca(cert) or is_self_signed(cert)):
+        raise ConfigError(
+            f"failed to validate the trusted certificate {where}: certificate with subject "
+            f"{subject!r} is not a CA certificate or self-signed signing certificate",
+            hint="a trust store holds root/intermediate CA certificates or self-signed "
+            "signing certificates, never a leaf issued by someone else",
+        )
+
+
+def load_store(ref: str, root: Path | None = None) -> list[x509.Certificate]:
+    """The certificates of the named store ``type:name`` (e.g. ``ca:e2e``).
+
+    ``root`` is the ``truststore`` folder or its ``x509`` child; default is the
+    config dir's ``truststore``. Raises ConfigError naming the store path.
+    """
+    store_type, name = parse_store_ref(ref)
+    path = x509_root(root) / store_type / name
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"the trust store {name!r} of type {store_type!r} does not exist: {path}",
+            hint=_HINT,
+        ) from None
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise ConfigError(
+            f"the trust store {name!r} of type {store_type!r} at {path} is not a regular "
+            "directory (symlinks are not supported)",
+            hint=_HINT,
+        )
+    certs: list[x509.Certificate] = []
+    for entry in sorted(path.iterdir()):
+        where = f"{entry.name} in trust store {name} of type {store_type} ({path})"
+        mode = entry.lstat().st_mode
+        if not stat.S_ISREG(mode):
+            raise ConfigError(
+                f"trusted certificate {where} is not a regular file "
+                "(directories or symlinks are not supported)",
+                hint=_HINT,
+            )
+        for cert in read_certificates(entry):
+            _check_cert(cert, store_type, where)
+            certs.append(cert)
+    if not certs:
+        raise ConfigError(
+            f"no x509 certificates were found in trust store {name!r} of type "
+            f"{store_type!r}: {path}",
+            hint=_HINT,
+        )
+    return certs
+
+
+def store_loader(root: Path | None = None) -> Callable[[str], list[x509.Certificate]]:
+    """A ``load_store`` bound to ``root`` (e.g. ``--trust-store DIR``) that reads each
+    store once; what ``trust.verify_notary(stores=...)`` takes."""
+    cache: dict[str, list[x509.Certificate]] = {}
+
+    def load(ref: str) -> list[x509.Certificate]:
+        if ref not in cache:
+            cache[ref] = load_store(ref, root)
+        return cache[ref]
+
+    return load

@@ -1,0 +1,328 @@
+"""RFC 3161 timestamp tokens: parse and verify a TimeStampToken against TSA roots.
+
+A token is DER CMS SignedData (RFC 5652) whose content is a TSTInfo. This module reads
+just the fields verification needs with a small DER walker, then checks, like
+notation-go's ``verifyTimestamp`` (via tspclient-go):
+
+1. the content type is id-ct-TSTInfo and the messageImprint is the hash of the raw
+   primitive signature bytes;
+2. the SignerInfo's messageDigest equals the hash of the TSTInfo, and its signature over
+   the signed attributes verifies with the TSA certificate's key (RSA PKCS#1 v1.5 or
+   ECDSA, SHA-256/384/512);
+3. the TSA certificate chains, through the token's certificates, to a root of the
+   ``tsa`` trust store, every link valid at genTime;
+4. the TSA certificate's EKU is critical and only ``timeStamping``.
+
+Not checked: the ESSCertID signing-certificate attribute and the revocation status of
+the TSA chain (offline).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from ocisign.errors import VerificationError
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
+OID_TST_INFO = "1.2.840.113549.1.9.16.1.4"
+OID_CONTENT_TYPE = "1.2.840.113549.1.9.3"
+OID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
+_HASHES = {
+    "2.16.840.1.101.3.4.2.1": "sha256",
+    "2.16.840.1.101.3.4.2.2": "sha384",
+    "2.16.840.1.101.3.4.2.3": "sha512",
+}
+_RSA_OIDS = {
+    "1.2.840.113549.1.1.1",  # rsaEncryption
+    "1.2.840.113549.1.1.11",  # sha256WithRSAEncryption
+    "1.2.840.113549.1.1.12",  # sha384WithRSAEncryption
+    "1.2.840.113549.1.1.13",  # sha512WithRSAEncryption
+}
+_ECDSA_OIDS = {"1.2.840.10045.4.3.2", "1.2.840.10045.4.3.3", "1.2.840.10045.4.3.4"}
+
+
+@dataclass(frozen=True)
+class _Node:
+    """One DER TLV: its tag byte, full encoding and content octets."""
+
+    tag: int
+    raw: bytes
+    content: bytes
+
+    def children(self) -> list[_Node]:
+        out, pos = [], 0
+        while pos < len(self.content):
+            node, pos = _read(self.content, pos)
+            out.append(node)
+        return out
+
+
+def _bad(msg: str) -> VerificationError:
+    return VerificationError(f"failed to parse timestamp countersignature with error: {msg}")
+
+
+def _read(data: bytes, pos: int) -> tuple[_Node, int]:
+    if pos + 2 > len(data):
+        raise _bad("truncated DER")
+    tag = data[pos]
+    if tag & 0x1F == 0x1F:
+        raise _bad("multi-byte DER tags are not supported")
+    length, head = data[pos + 1], pos + 2
+    if length & 0x80:
+        count = length & 0x7F
+        if count == 0 or count > 4 or head + count > len(data):
+            raise _bad("bad DER length")
+        length = int.from_bytes(data[head : head + count], "big")
+        head += count
+    end = head + length
+    if end > len(data):
+        raise _bad("truncated DER")
+    return _Node(tag, data[pos:end], data[head:end]), end
+
+
+def _parse(data: bytes) -> _Node:
+    node, end = _read(data, 0)
+    if end != len(data):
+        raise _bad("trailing data after DER value")
+    return node
+
+
+def _oid(node: _Node) -> str:
+    if node.tag != 0x06 or not node.content:
+        raise _bad("expected an OBJECT IDENTIFIER")
+    first = node.content[0]
+    parts = [min(first // 40, 2), first - 40 * min(first // 40, 2)]
+    value = 0
+    for byte in node.content[1:]:
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            parts.append(value)
+            value = 0
+    return ".".join(str(p) for p in parts)
+
+
+def _gentime(node: _Node) -> datetime:
+    if node.tag != 0x18:
+        raise _bad("expected genTime (GeneralizedTime)")
+    text = node.content.decode("ascii").rstrip("Z")
+    main, _, frac = text.partition(".")
+    value = datetime.strptime(main, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    return value + timedelta(microseconds=int((frac + "000000")[:6])) if frac else value
+
+
+@dataclass(frozen=True)
+class TimestampInfo:
+    """What a verified token says: genTime and its accuracy window."""
+
+    gen_time: datetime
+    accuracy: timedelta
+    tsa_chain: list[x509.Certificate]
+
+    @property
+    def earliest(self) -> datetime:
+        return self.gen_time - self.accuracy
+
+    @property
+    def latest(self) -> datetime:
+        return self.gen_time + self.accuracy
+
+
+def _accuracy(node: _Node) -> timedelta:
+    acc = timedelta()
+    for part in node.children():
+        number = int.from_bytes(part.content, "big")
+        if part.tag == 0x02:
+            acc += timedelta(seconds=number)
+        elif part.tag == 0x80:
+            acc += timedelta(milliseconds=number)
+        elif part.tag == 0x81:
+            acc += timedelta(microseconds=number)
+    return acc
+
+
+def _hash(oid: str, data: bytes) -> bytes:
+    name = _HASHES.get(oid)
+    if name is None:
+        raise VerificationError(f"unsupported hash algorithm {oid} in the timestamp token")
+    return hashlib.new(name, data).digest()
+
+
+def _verify_signature(
+    cert: x509.Certificate, sig_oid: str, digest_oid: str, sig: bytes, data: bytes
+) -> None:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+    algo = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}[
+        _HASHES[digest_oid]
+    ]
+    key = cert.public_key()
+    try:
+        if sig_oid in _RSA_OIDS and isinstance(key, rsa.RSAPublicKey):
+            key.verify(sig, data, padding.PKCS1v15(), algo)
+        elif sig_oid in _ECDSA_OIDS and isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(sig, data, ec.ECDSA(algo))
+        else:
+            raise VerificationError(
+                f"unsupported timestamp signature algorithm {sig_oid} for the TSA key"
+            )
+    except InvalidSignature:
+        raise VerificationError(
+            "failed to verify the timestamp countersignature with error: "
+            "the TSA signature does not verify"
+        ) from None
+
+
+def _tsa_chain(
+    signer: x509.Certificate,
+    pool: list[x509.Certificate],
+    roots: list[x509.Certificate],
+    at: datetime,
+) -> list[x509.Certificate]:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    root_der = {r.public_bytes(Encoding.DER) for r in roots}
+    chain = [signer]
+    for _ in range(10):
+        current = chain[-1]
+        if not current.not_valid_before_utc <= at <= current.not_valid_after_utc:
+            raise VerificationError(
+                "failed to verify the timestamp countersignature with error: certificate "
+                f'"{current.subject.rfc4514_string()}" is not valid at the timestamp {at}'
+            )
+        if current.public_bytes(Encoding.DER) in root_der:
+            return chain
+        for candidate in roots + [c for c in pool if c not in chain]:
+            try:
+                current.verify_directly_issued_by(candidate)
+            except (ValueError, TypeError, InvalidSignature):
+                continue
+            chain.append(candidate)
+            break
+        else:
+            raise VerificationError(
+                "failed to verify the timestamp countersignature with error: the TSA "
+                "certificate does not chain to a certificate of the tsa trust store"
+            )
+    raise VerificationError("the TSA certificate chain is too long")
+
+
+def _check_tsa_leaf(cert: x509.Certificate) -> None:
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    except x509.ExtensionNotFound:
+        ext = None
+    if ext is None or not ext.critical or list(ext.value) != [ExtendedKeyUsageOID.TIME_STAMPING]:
+        raise VerificationError(
+            "failed to validate the timestamping certificate chain with error: the TSA "
+            "certificate's extended key usage must be critical and only timeStamping"
+        )
+
+
+def verify_token(
+    token: bytes, signature: bytes, roots: list[x509.Certificate]
+) -> tuple[datetime, datetime]:
+    """Verify an RFC 3161 token over ``signature``; return (earliest, latest) time."""
+    info = verify(token, signature, roots)
+    return info.earliest, info.latest
+
+
+def verify(token: bytes, signature: bytes, roots: list[x509.Certificate]) -> TimestampInfo:
+    """Verify an RFC 3161 token over ``signature`` against ``roots`` (VerificationError)."""
+    from cryptography import x509
+
+    if not roots:
+        raise VerificationError("no trusted TSA certificate found in trust store")
+    try:
+        top = _parse(token).children()
+        if len(top) < 2 or _oid(top[0]) != OID_SIGNED_DATA or top[1].tag != 0xA0:
+            raise _bad("not a CMS SignedData")
+        sd = top[1].children()[0].children()
+        encap = sd[2].children()
+        if _oid(encap[0]) != OID_TST_INFO:
+            raise _bad("the content type is not TSTInfo")
+        tst_der = encap[1].children()[0].content
+        certs = [
+            x509.load_der_x509_certificate(c.raw)
+            for n in sd[3:]
+            if n.tag == 0xA0
+            for c in n.children()
+        ]
+        signer_infos = sd[-1].children()
+        if sd[-1].tag != 0x31 or not signer_infos:
+            raise _bad("no SignerInfo")
+        si = signer_infos[0].children()
+        tst = _parse(tst_der).children()
+    except (IndexError, ValueError, UnicodeDecodeError) as exc:
+        raise _bad(str(exc) or "malformed token") from None
+    try:
+        # messageImprint = hash of the raw signature bytes
+        imprint = tst[2].children()
+        hash_oid = _oid(imprint[0].children()[0])
+        if _hash(hash_oid, signature) != imprint[1].content:
+            raise VerificationError(
+                "failed to get timestamp from timestamp countersignature with error: the "
+                "messageImprint does not match the signature"
+            )
+        gen_time = _gentime(tst[4])
+        accuracy = next((_accuracy(n) for n in tst[5:] if n.tag == 0x30), timedelta())
+        # SignerInfo: version, sid, digestAlgorithm, [0] signedAttrs, sigAlg, signature
+        sid, digest_oid = si[1], _oid(si[2].children()[0])
+        attrs = next((n for n in si[3:] if n.tag == 0xA0), None)
+        sig_alg = next(n for n in si[3:] if n.tag == 0x30)
+        sig_value = next(n for n in si[3:] if n.tag == 0x04).content
+        if attrs is None:
+            raise _bad("the SignerInfo has no signed attributes")
+        values = {_oid(a.children()[0]): a.children()[1].children()[0] for a in attrs.children()}
+        if OID_MESSAGE_DIGEST not in values or values[OID_MESSAGE_DIGEST].content != _hash(
+            digest_oid, tst_der
+        ):
+            raise VerificationError(
+                "failed to verify the timestamp countersignature with error: the messageDigest "
+                "does not match the TSTInfo"
+            )
+        if OID_CONTENT_TYPE in values and _oid(values[OID_CONTENT_TYPE]) != OID_TST_INFO:
+            raise _bad("the signed content type is not TSTInfo")
+    except (IndexError, StopIteration, ValueError, UnicodeDecodeError) as exc:
+        raise _bad(str(exc) or "malformed token") from None
+    signer = _find_signer(sid, certs)
+    _verify_signature(
+        signer, _oid(sig_alg.children()[0]), digest_oid, sig_value, b"\x31" + attrs.raw[1:]
+    )
+    chain = _tsa_chain(signer, certs, roots, gen_time)
+    _check_tsa_leaf(signer)
+    return TimestampInfo(gen_time, accuracy, chain)
+
+
+def _find_signer(sid: _Node, certs: list[x509.Certificate]) -> x509.Certificate:
+    from cryptography import x509
+
+    if sid.tag == 0x30:  # IssuerAndSerialNumber
+        issuer, serial = sid.children()
+        number = int.from_bytes(serial.content, "big", signed=True)
+        for cert in certs:
+            if cert.serial_number == number and cert.issuer.public_bytes() == issuer.raw:
+                return cert
+    elif sid.tag == 0x80:  # subjectKeyIdentifier
+        for cert in certs:
+            try:
+                ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+            except x509.ExtensionNotFound:
+                continue
+            if ski.value.digest == sid.content:
+                return cert
+    raise VerificationError(
+        "failed to verify the timestamp countersignature with error: the TSA signing "
+        "certificate is not in the token"
+    )

@@ -1,0 +1,498 @@
+"""The Notary Project verification engine: does a parsed envelope meet a trust policy?
+
+The parser (``envelopes/jws.py``, ``envelopes/cose.py``) already checked integrity; this
+module runs the rest in notation-go's order (``verifier/verifier.go``):
+
+verification-plugin requirement -> authenticity -> trusted identity -> expiry ->
+authentic timestamp -> revocation -> target artifact match -> user metadata.
+
+Each of authenticity (incl. trusted identity), expiry, authenticTimestamp and revocation
+gets the policy's action: ``enforce`` (a failure stops verification), ``log`` (a warning)
+or ``skip``. The code-signing chain rules belong to integrity and are always enforced.
+Every time-dependent decision uses the injected ``now``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from ocisign.config.trustpolicy import Action, TrustPolicyStatement, x509_identities
+from ocisign.config.truststore import load_store
+from ocisign.envelopes.notary import (
+    H_VERIFICATION_PLUGIN,
+    H_VERIFICATION_PLUGIN_MIN_VERSION,
+    SCHEME_SIGNING_AUTHORITY,
+    SCHEME_X509,
+    ParsedEnvelope,
+)
+from ocisign.errors import ConfigError, OcisignError
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from ocisign.oci import Descriptor
+
+StoreLoader = Callable[[str], "list[x509.Certificate]"]
+
+REVOCATION_NOTICE = "revocation not checked (offline)"
+_GO_TIME = "%a, %d %b %Y %H:%M:%S %z"  # Go's time.RFC1123Z, as notation prints times
+# Go's pkix.Name.String() short names; others are keyed by their dotted OID.
+_RDN_NAMES = {
+    "2.5.4.6": "C",
+    "2.5.4.10": "O",
+    "2.5.4.11": "OU",
+    "2.5.4.3": "CN",
+    "2.5.4.5": "SERIALNUMBER",
+    "2.5.4.7": "L",
+    "2.5.4.8": "ST",
+    "2.5.4.9": "STREET",
+    "2.5.4.17": "POSTALCODE",
+}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check of one signature: what ran, with which action, and why it failed."""
+
+    name: str  # integrity, verificationPlugin, authenticity, trustedIdentity, expiry,
+    #            authenticTimestamp, revocation, targetArtifact, userMetadata
+    action: Action
+    passed: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class NotaryOutcome:
+    """The verdict on one signature."""
+
+    passed: bool
+    level: str
+    results: list[CheckResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # failures of "log" checks
+    notices: list[str] = field(default_factory=list)  # e.g. REVOCATION_NOTICE, skip message
+    failure: str = ""  # notation's wording, e.g. "expiry validation failed. Failure reason: ..."
+    signer: str = ""  # leaf subject, RFC 4514
+    signing_time: datetime | None = None
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class NotaryVerdict:
+    """The verdict on an artifact: one passing signature is enough."""
+
+    passed: bool
+    outcome: NotaryOutcome | None  # the passing (or skipped) signature's outcome
+    failures: list[NotaryOutcome] = field(default_factory=list)
+    message: str = ""  # why verification failed overall ("" when passed)
+
+
+def skip_message(reference: str) -> str:
+    """notation's message for a ``skip`` level statement."""
+    return f"Trust policy is configured to skip signature verification for {reference}"
+
+
+def no_signature_message(reference: str) -> str:
+    """notation's message when an artifact has no signature."""
+    return (
+        f'no signature is associated with "{reference}", '
+        "make sure the artifact was signed successfully"
+    )
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _gotime(value: datetime) -> str:
+    return _utc(value).strftime(_GO_TIME)
+
+
+def _subject(cert: x509.Certificate) -> str:
+    return cert.subject.rfc4514_string()
+
+
+def _check_chain(chain: list[x509.Certificate]) -> str | None:
+    """The code-signing chain rules (``ocisign.keys.codesigning``); the reason or None.
+
+    As notation-core-go does at verification time (``ValidateCodeSigningCertChain(chain,
+    nil)``), only the structure is checked here (``at=None``): certificate validity
+    periods are the authentic-timestamp check's business.
+    """
+    try:
+        from ocisign.keys.codesigning import (  # type: ignore[import-not-found,unused-ignore]
+            validate_signing_chain,
+        )
+    except ImportError:
+        return "code-signing chain rules cannot be checked (ocisign.keys.codesigning missing)"
+    try:
+        validate_signing_chain(chain, None)
+    except (OcisignError, ValueError) as exc:
+        return getattr(exc, "message", None) or str(exc)
+    return None
+
+
+def leaf_dn(cert: x509.Certificate) -> dict[str, str]:
+    """The leaf subject as ``{type: value}`` with notation's mandatory-attribute rules."""
+    out: dict[str, str] = {}
+    for rdn in cert.subject.rdns:
+        attrs = list(rdn)
+        if len(attrs) > 1:
+            raise ValueError("the certificate subject has multi-valued RDN attributes")
+        oid = attrs[0].oid.dotted_string
+        key = _RDN_NAMES.get(oid, oid)
+        if key in out:
+            raise ValueError(f'the certificate subject has duplicate RDN attribute for "{key}"')
+        value = attrs[0].value
+        out[key] = value if isinstance(value, str) else value.decode("latin-1")
+    for key in ("C", "ST", "O"):
+        if not out.get(key):
+            raise ValueError(f'the certificate subject has no mandatory RDN attribute for "{key}"')
+    return out
+
+
+def _identity_error(statement: TrustPolicyStatement, leaf: x509.Certificate) -> str | None:
+    if "*" in statement.trusted_identities:
+        return None
+    try:
+        trusted = x509_identities(statement)
+    except ValueError as exc:
+        return f"trust policy statement {statement.name!r}: {exc}"
+    if not trusted:
+        return f'no x509 trusted identities are configured in the trust policy "{statement.name}"'
+    try:
+        dn = leaf_dn(leaf)
+    except ValueError as exc:
+        return f"error while parsing the certificate subject from the digital signature: {exc}"
+    if any(all(dn.get(k) == v for k, v in ident.items()) for _, ident in trusted):
+        return None
+    names = ", ".join(repr(raw) for raw, _ in trusted)
+    return (
+        "signing certificate from the digital signature does not match the X.509 trusted "
+        f'identities [{names}] defined in the trust policy "{statement.name}"'
+    )
+
+
+def _authenticity_error(
+    envelope: ParsedEnvelope, statement: TrustPolicyStatement, stores: StoreLoader
+) -> str | None:
+    store_type = "signingAuthority" if envelope.signing_scheme == SCHEME_SIGNING_AUTHORITY else "ca"
+    trusted: list[x509.Certificate] = []
+    for ref in statement.stores_of_type(store_type):
+        try:
+            trusted.extend(stores(ref))
+        except ConfigError as exc:
+            return f"failed to load the trust store {ref!r}: {exc.message}"
+    if not trusted:
+        return (
+            "no trusted certificates are found to verify authenticity (the policy "
+            f'"{statement.name}" lists no'
+            f" {store_type} trust store for signing scheme {envelope.signing_scheme})"
+        )
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    wanted = {cert.public_bytes(Encoding.DER) for cert in trusted}
+    if any(cert.public_bytes(Encoding.DER) in wanted for cert in envelope.cert_chain):
+        return None
+    return (
+        "signature is not produced by a trusted signer: no certificate of the signature's chain "
+        f"is in the {store_type} trust stores {statement.stores_of_type(store_type)}"
+    )
+
+
+def _validity_error(chain: list[x509.Certificate], now: datetime) -> str | None:
+    for cert in chain:
+        if now < cert.not_valid_before_utc:
+            return (
+                f'verification time is before certificate "{_subject(cert)}" validity period, '
+                f'it will be valid from "{_gotime(cert.not_valid_before_utc)}"'
+            )
+        if now > cert.not_valid_after_utc:
+            return (
+                f'verification time is after certificate "{_subject(cert)}" validity period, '
+                f'it was expired at "{_gotime(cert.not_valid_after_utc)}"'
+            )
+    return None
+
+
+def _timestamp_error(
+    envelope: ParsedEnvelope,
+    statement: TrustPolicyStatement,
+    stores: StoreLoader,
+    now: datetime,
+) -> str | None:
+    chain = envelope.cert_chain
+    if envelope.signing_scheme == SCHEME_SIGNING_AUTHORITY:
+        at = envelope.authentic_signing_time
+        if at is None:
+            return "the signature has no authentic signing time"
+        at = _utc(at)
+        for cert in chain:
+            if at < cert.not_valid_before_utc or at > cert.not_valid_after_utc:
+                return (
+                    f'certificate "{_subject(cert)}" was not valid when the digital signature '
+                    f'was produced at "{_gotime(at)}"'
+                )
+        return None
+    tsa_refs = statement.stores_of_type("tsa")
+    perform = bool(tsa_refs)
+    if perform and statement.verify_timestamp == "afterCertExpiry":
+        perform = any(now > cert.not_valid_after_utc for cert in chain)
+    if not perform:
+        return _validity_error(chain, now)
+    if not envelope.timestamp_token:
+        return "no timestamp countersignature was found in the signature envelope"
+    from ocisign import timestamp
+
+    roots: list[x509.Certificate] = []
+    for ref in tsa_refs:
+        try:
+            roots.extend(stores(ref))
+        except ConfigError as exc:
+            return f"failed to load tsa trust store with error: {exc.message}"
+    try:
+        earliest, latest = timestamp.verify_token(
+            envelope.timestamp_token, envelope.signature, roots
+        )
+    except OcisignError as exc:
+        return exc.message
+    for cert in chain:
+        if earliest < cert.not_valid_before_utc:
+            return (
+                f'timestamp can be before certificate "{_subject(cert)}" validity period, '
+                f'it will be valid from "{_gotime(cert.not_valid_before_utc)}"'
+            )
+        if latest > cert.not_valid_after_utc:
+            return (
+                f'timestamp can be after certificate "{_subject(cert)}" validity period, '
+                f'it was expired at "{_gotime(cert.not_valid_after_utc)}"'
+            )
+    return None
+
+
+def _revocation_error(chain: list[x509.Certificate], notices: list[str]) -> str | None:
+    """Offline: a cert naming OCSP/CRL endpoints has an unknown status (as notation when
+    it cannot reach them); a cert naming none is not revocable, which notation treats as good."""
+    from cryptography import x509
+    from cryptography.x509.oid import AuthorityInformationAccessOID
+
+    for cert in chain:
+        has_url = False
+        try:
+            aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+            has_url = any(d.access_method == AuthorityInformationAccessOID.OCSP for d in aia)
+        except x509.ExtensionNotFound:
+            pass
+        try:
+            cert.extensions.get_extension_for_class(x509.CRLDistributionPoints)
+            has_url = True
+        except x509.ExtensionNotFound:
+            pass
+        if has_url:
+            if REVOCATION_NOTICE not in notices:
+                notices.append(REVOCATION_NOTICE)
+            return (
+                f'signing certificate with subject "{_subject(cert)}" revocation status is '
+                "unknown (OCSP/CRL cannot be checked offline)"
+            )
+    return None
+
+
+class _Run:
+    """Accumulates check results and applies each check's action."""
+
+    def __init__(self, actions: Mapping[str, Action]) -> None:
+        self.actions = actions
+        self.results: list[CheckResult] = []
+        self.warnings: list[str] = []
+        self.failure = ""
+
+    def record(self, name: str, validation: str | None, error: str | None) -> bool:
+        """Record a check; True when it is a failure that stops verification."""
+        action: Action = self.actions[validation] if validation else "enforce"
+        self.results.append(CheckResult(name, action, error is None, error or ""))
+        if error is None:
+            return False
+        label = validation or name
+        if action == "log":
+            self.warnings.append(
+                f'{label} validation failed with validation action set to "logged". '
+                f"Failure reason: {error}"
+            )
+            return False
+        self.failure = (
+            f"{label} validation failed. Failure reason: {error}" if validation else error
+        )
+        return True
+
+
+def verify_notary(
+    envelope: ParsedEnvelope,
+    *,
+    target: Descriptor,
+    statement: TrustPolicyStatement,
+    stores: StoreLoader = load_store,
+    now: datetime | None = None,
+    user_metadata: Mapping[str, str] | None = None,
+    reference: str = "",
+) -> NotaryOutcome:
+    """Decide whether one parsed (integrity-checked) envelope is trusted for ``target``."""
+    now = _utc(now or datetime.now(UTC))
+    ref = reference or target.digest
+    leaf = envelope.cert_chain[0] if envelope.cert_chain else None
+    signer = _subject(leaf) if leaf is not None else ""
+    signed_at = (
+        envelope.authentic_signing_time
+        if envelope.signing_scheme == SCHEME_SIGNING_AUTHORITY
+        else envelope.signing_time
+    )
+    if statement.level == "skip":
+        return NotaryOutcome(
+            True,
+            "skip",
+            notices=[skip_message(ref)],
+            signer=signer,
+            signing_time=signed_at,
+            skipped=True,
+        )
+    actions = statement.actions()
+    run = _Run(actions)
+    notices: list[str] = []
+
+    def outcome() -> NotaryOutcome:
+        return NotaryOutcome(
+            passed=not run.failure,
+            level=statement.level,
+            results=run.results,
+            warnings=run.warnings,
+            notices=notices,
+            failure=run.failure,
+            signer=signer,
+            signing_time=signed_at,
+        )
+
+    # integrity: the parser verified the signature; the chain rules are checked here.
+    if envelope.signing_scheme not in (SCHEME_X509, SCHEME_SIGNING_AUTHORITY):
+        err: str | None = f"unsupported signing scheme {envelope.signing_scheme!r}"
+    elif leaf is None:
+        err = "the signature carries no certificate chain"
+    else:
+        err = _check_chain(list(envelope.cert_chain))
+    if run.record("integrity", "integrity", err):
+        return outcome()
+
+    plugin = envelope.extended_attributes.get(H_VERIFICATION_PLUGIN)
+    if plugin:
+        min_version = envelope.extended_attributes.get(H_VERIFICATION_PLUGIN_MIN_VERSION)
+        needs = f" (version >= {min_version})" if min_version else ""
+        run.record(
+            "verificationPlugin",
+            None,
+            f'digital signature requires verification plugin "{plugin}"{needs}; '
+            "ocisign does not run verification plugins",
+        )
+        return outcome()
+
+    if run.record("authenticity", "authenticity", _authenticity_error(envelope, statement, stores)):
+        return outcome()
+    assert leaf is not None
+    if run.record("trustedIdentity", "authenticity", _identity_error(statement, leaf)):
+        return outcome()
+
+    expiry = envelope.expiry
+    err = None
+    if expiry is not None and now >= _utc(expiry):
+        err = f'digital signature has expired on "{_gotime(expiry)}"'
+    if run.record("expiry", "expiry", err):
+        return outcome()
+
+    err = _timestamp_error(envelope, statement, stores, now)
+    if run.record("authenticTimestamp", "authenticTimestamp", err):
+        return outcome()
+
+    if actions["revocation"] == "skip":
+        run.results.append(CheckResult("revocation", "skip", True, "skipped by the trust policy"))
+    elif run.record("revocation", "revocation", _revocation_error(envelope.cert_chain, notices)):
+        return outcome()
+
+    signed = envelope.target
+    wanted = {"digest": target.digest, "size": target.size, "mediaType": target.media_type}
+    err = None
+    if any(signed.get(key) != value for key, value in wanted.items()):
+        err = (
+            f"content descriptor mismatch: the signature is for {signed.get('mediaType')} "
+            f"{signed.get('digest')} ({signed.get('size')} bytes), not {target.media_type} "
+            f"{target.digest} ({target.size} bytes)"
+        )
+    if run.record("targetArtifact", None, err):
+        return outcome()
+
+    if user_metadata:
+        annotations = signed.get("annotations") or {}
+        missing = [f"{k}={v}" for k, v in user_metadata.items() if annotations.get(k) != v]
+        err = None
+        if missing:
+            err = "unable to find specified metadata in the signature: " + ", ".join(missing)
+        run.record("userMetadata", None, err)
+    return outcome()
+
+
+def integrity_failure(error: OcisignError | str) -> NotaryOutcome:
+    """The outcome of an envelope the parser rejected."""
+    reason = error.message if isinstance(error, OcisignError) else error
+    return NotaryOutcome(
+        False,
+        "",
+        results=[CheckResult("integrity", "enforce", False, reason)],
+        failure=f"integrity validation failed. Failure reason: {reason}",
+    )
+
+
+def verify_any(
+    envelopes: Sequence[ParsedEnvelope | OcisignError],
+    *,
+    target: Descriptor,
+    statement: TrustPolicyStatement,
+    stores: StoreLoader = load_store,
+    now: datetime | None = None,
+    user_metadata: Mapping[str, str] | None = None,
+    reference: str = "",
+    max_signatures: int = 100,
+) -> NotaryVerdict:
+    """Verify an artifact's signatures in order; the first passing one wins.
+
+    Items may be parser errors (they count as integrity failures). A ``skip`` level
+    passes without looking at any signature, as notation does.
+    """
+    ref = reference or target.digest
+    if statement.level == "skip":
+        skipped = NotaryOutcome(True, "skip", notices=[skip_message(ref)], skipped=True)
+        return NotaryVerdict(True, skipped)
+    if not envelopes:
+        return NotaryVerdict(False, None, message=no_signature_message(ref))
+    failures: list[NotaryOutcome] = []
+    for item in envelopes[:max_signatures]:
+        if isinstance(item, OcisignError):
+            failures.append(integrity_failure(item))
+            continue
+        result = verify_notary(
+            item,
+            target=target,
+            statement=statement,
+            stores=stores,
+            now=now,
+            user_metadata=user_metadata,
+            reference=ref,
+        )
+        if result.passed:
+            return NotaryVerdict(True, result, failures)
+        failures.append(result)
+    message = f"signature verification failed for all the signatures associated with {ref}"
+    if len(envelopes) > max_signatures:
+        message = (
+            "signature evaluation stopped. The configured limit of "
+            f"{max_signatures} signatures to verify per artifact exceeded"
+        )
+    return NotaryVerdict(False, None, failures, message)
