@@ -236,9 +236,8 @@ def test_sign_verify_round_trip(kind: str) -> None:
     assert ss.verify_signature(key.public_key(), payload, sig)
     assert not ss.verify_signature(other.public_key(), payload, sig)
     assert not ss.verify_signature(key.public_key(), payload[:-1], sig)
-    assert not ss.verify_signature(key.public_key(), payload, sig.rstrip("=")) or sig == sig.rstrip(
-        "="
-    )
+    if sig.endswith("="):  # standard base64: padding is required
+        assert not ss.verify_signature(key.public_key(), payload, sig.rstrip("="))
     assert not ss.verify_signature(key.public_key(), payload, "not base64!")
 
 
