@@ -153,6 +153,7 @@ BAD_PAYLOADS: dict[str, bytes] = {
     "timestamp string": mutate(lambda d: d["optional"].update(timestamp="1")),
     "timestamp fraction": mutate(lambda d: d["optional"].update(timestamp=1.5)),
     "timestamp bool": mutate(lambda d: d["optional"].update(timestamp=True)),
+    "timestamp huge": mutate(lambda d: d["optional"].update(timestamp=1e300)),
     "duplicate key": json.dumps(GOOD).replace('"optional"', '"critical":{},"optional"', 1).encode(),
     "NaN": json.dumps(GOOD).replace('"timestamp": 1', '"timestamp": NaN').encode(),
     "trailing data": json.dumps(GOOD).encode() + b"{}",

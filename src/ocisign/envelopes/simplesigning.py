@@ -191,6 +191,8 @@ def parse_payload(data: bytes) -> SimpleSigningPayload:
                 raise _invalid("optional.timestamp is not a number")
             if isinstance(ts, float) and not ts.is_integer():
                 raise _invalid("optional.timestamp is not an integer")
+            if not -(2**63) <= ts < 2**63:
+                raise _invalid("optional.timestamp is out of range")
             timestamp = int(ts)
     critical = _exact_object(doc["critical"], {"identity", "image", "type"}, "critical")
     if critical["type"] != SIGNATURE_TYPE:
