@@ -299,8 +299,8 @@ def append_signature(
     """
     layer = new_layer(payload, signature, extra_annotations)
     if existing_manifest is None:
-        manifest: dict[str, Any] = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {}}
-        manifest["layers"] = []
+        manifest: dict[str, Any] = {"schemaVersion": 2, "mediaType": OCI_MANIFEST}
+        manifest.update(config={}, layers=[])  # key order as containers/image writes it
         config = _empty_config()
     else:
         manifest = _load_sig_manifest(existing_manifest)
