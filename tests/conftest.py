@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src"
 DATA = Path(__file__).resolve().parent / "data"
 
+pytest_plugins = ["tests.fixtures.skopeo"]
+
 
 def cli_env(**extra: str) -> dict[str, str]:
     """Environment for a subprocess running this checkout's ocisign."""
