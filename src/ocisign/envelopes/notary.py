@@ -313,9 +313,15 @@ def load_chain(ders: Sequence[bytes]) -> list[x509.Certificate]:
     chain = []
     for index, der in enumerate(ders):
         try:
-            chain.append(x509.load_der_x509_certificate(der))
-        except ValueError:
-            raise VerificationError(f"certificate {index} of the chain is not valid DER") from None
+            cert = x509.load_der_x509_certificate(der)
+            cert.public_key()  # parsed lazily: fail here, not deep inside a check
+            cert.subject.rfc4514_string()
+            cert.issuer.rfc4514_string()
+        except Exception as exc:  # ValueError, UnsupportedAlgorithm, ...
+            raise VerificationError(
+                f"certificate {index} of the chain cannot be read: {exc}"
+            ) from None
+        chain.append(cert)
     return chain
 
 
