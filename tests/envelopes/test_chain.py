@@ -60,9 +60,7 @@ def test_self_signed_leaf_rules(key: object, options: dict, message: str) -> Non
 
 def test_leaf_rules_in_a_ca_chain(key: object) -> None:
     with pytest.raises(CertificateError, match="must not be a CA"):
-        validate_signing_chain(
-            ca_chain(key, ca=True, ku=key_usage(digital_signature=True)), NOW
-        )
+        validate_signing_chain(ca_chain(key, ca=True, ku=key_usage(digital_signature=True)), NOW)
     with pytest.raises(CertificateError, match="serverAuth"):
         validate_signing_chain(ca_chain(key, eku=[ExtendedKeyUsageOID.SERVER_AUTH]), NOW)
 
@@ -131,8 +129,13 @@ def test_expired_intermediate_refused(key: object) -> None:
     root_key, int_key = make_key("EC-256"), make_key("EC-256")
     root = make_cert(root_key, "root", ca=True)
     inter = make_cert(
-        int_key, "int", issuer_key=root_key, issuer_name=root.subject, ca=True,
-        not_after=NOW - timedelta(days=1), not_before=NOW - timedelta(days=5),
+        int_key,
+        "int",
+        issuer_key=root_key,
+        issuer_name=root.subject,
+        ca=True,
+        not_after=NOW - timedelta(days=1),
+        not_before=NOW - timedelta(days=5),
     )
     leaf = make_cert(key, "leaf", issuer_key=int_key, issuer_name=inter.subject)
     with pytest.raises(CertificateError, match="CN=int.*not valid at the signing time"):

@@ -84,9 +84,7 @@ def test_jws_for_every_key_verifies_with_jwcrypto(signer: LocalSigner) -> None:
     assert protected[H_SIGNING_TIME] == "2026-01-02T03:04:05Z"
     assert protected[H_EXPIRY] == "2026-01-02T15:04:05Z"
     leaf = signer.certificate_chain()[0]
-    assert envelope["header"]["x5c"] == [
-        base64.b64encode(leaf.public_bytes(Encoding.DER)).decode()
-    ]
+    assert envelope["header"]["x5c"] == [base64.b64encode(leaf.public_bytes(Encoding.DER)).decode()]
     payload = _b64url(envelope["payload"])
     assert payload == (
         b'{"targetArtifact":{"annotations":{"a\\u0026b":"\\u003cx\\u003e","purpose":"test"},'
@@ -243,7 +241,9 @@ def test_jws_tampering_detected() -> None:
     envelope = json.loads(jws.build(_request(), signer))
     payload = json.loads(_b64url(envelope["payload"]))
     payload["targetArtifact"]["size"] = 1
-    envelope["payload"] = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+    envelope["payload"] = (
+        base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+    )
     with pytest.raises(VerificationError, match="does not verify"):
         jws.parse(json.dumps(envelope).encode())
 
@@ -294,8 +294,13 @@ def test_cose_untagged_time_refused() -> None:
     signer = local_signer("EC-256")
     message = cbor2.loads(cose.build(_request(), signer))
     _, unprotected, payload, _ = message.value
-    header = {1: -7, 2: [H_SCHEME], 3: NOTARY_PAYLOAD, H_SCHEME: "notary.x509",
-              H_SIGNING_TIME: int(NOW.timestamp())}
+    header = {
+        1: -7,
+        2: [H_SCHEME],
+        3: NOTARY_PAYLOAD,
+        H_SCHEME: "notary.x509",
+        H_SIGNING_TIME: int(NOW.timestamp()),
+    }
     protected = cbor2.dumps(header)
     signature = signer.sign(cbor2.dumps(["Signature1", protected, b"", payload]))
     data = cbor2.dumps(cbor2.CBORTag(18, [protected, dict(unprotected), payload, signature]))
@@ -313,8 +318,16 @@ def test_truncations_and_garbage_never_crash(media_type: str) -> None:
     for position in range(0, len(data), step):
         for flip in (0x01, 0x80, 0xFF):
             variants.append(data[:position] + bytes([data[position] ^ flip]) + data[position + 1 :])
-    variants += [b"", b"null", b"[]", b"{}", b'{"payload":1,"protected":[],"header":2,"signature":{}}',
-                 b"\xd2\x80", b"\xd2\x84\x40\xa0\x40\x40", b"\xff" * 10]
+    variants += [
+        b"",
+        b"null",
+        b"[]",
+        b"{}",
+        b'{"payload":1,"protected":[],"header":2,"signature":{}}',
+        b"\xd2\x80",
+        b"\xd2\x84\x40\xa0\x40\x40",
+        b"\xff" * 10,
+    ]
     for variant in variants:
         try:
             parse_envelope(media_type, variant)

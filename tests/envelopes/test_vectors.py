@@ -39,9 +39,10 @@ def _signatures(layout: Path) -> list[tuple[dict, dict]]:
             manifest = json.loads(blob.read_bytes())
         except ValueError:
             continue
-        if isinstance(manifest, dict) and manifest.get("config", {}).get(
-            "mediaType"
-        ) == NOTARY_SIGNATURE:
+        if (
+            isinstance(manifest, dict)
+            and manifest.get("config", {}).get("mediaType") == NOTARY_SIGNATURE
+        ):
             found.append((manifest, manifest["layers"][0]))
     return found
 
@@ -73,15 +74,17 @@ def test_layout_signatures_verify_and_match_subject(layout_name: str) -> None:
 
 
 def test_expired_signature_vector_carries_expiry() -> None:
-    (manifest, layer), = _signatures(LAYOUTS / "e2e-expired-signature")
-    parsed = parse_envelope(layer["mediaType"], _blob(LAYOUTS / "e2e-expired-signature", layer["digest"]))
+    ((manifest, layer),) = _signatures(LAYOUTS / "e2e-expired-signature")
+    parsed = parse_envelope(
+        layer["mediaType"], _blob(LAYOUTS / "e2e-expired-signature", layer["digest"])
+    )
     assert parsed.expiry is not None and parsed.signing_time is not None
     assert (parsed.expiry - parsed.signing_time).total_seconds() == 60
 
 
 def test_timestamped_vector_has_token_and_user_metadata() -> None:
     layout = LAYOUTS / "e2e-with-timestamped-signature"
-    (_, layer), = _signatures(layout)
+    ((_, layer),) = _signatures(layout)
     parsed = parse_envelope(layer["mediaType"], _blob(layout, layer["digest"]))
     assert parsed.timestamp_token and parsed.timestamp_token[:1] == b"\x30"  # DER SEQUENCE
     assert parsed.target["annotations"] == {"purpose": "e2e"}
