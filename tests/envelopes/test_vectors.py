@@ -74,7 +74,7 @@ def test_layout_signatures_verify_and_match_subject(layout_name: str) -> None:
 
 
 def test_expired_signature_vector_carries_expiry() -> None:
-    ((manifest, layer),) = _signatures(LAYOUTS / "e2e-expired-signature")
+    ((_manifest, layer),) = _signatures(LAYOUTS / "e2e-expired-signature")
     parsed = parse_envelope(
         layer["mediaType"], _blob(LAYOUTS / "e2e-expired-signature", layer["digest"])
     )
