@@ -356,3 +356,10 @@ def test_wrong_json_types_refused() -> None:
 def test_oversized_envelope_refused() -> None:
     with pytest.raises(VerificationError, match="more than"):
         jws.parse(b" " * (4 * 1024 * 1024 + 1))
+
+
+@pytest.mark.parametrize("media_type", [JWS_MEDIA_TYPE, COSE_MEDIA_TYPE])
+def test_deep_nesting_refused(media_type: str) -> None:
+    for data in (b"[" * 200_000, b"\x81" * 200_000, b'{"payload":' + b"[" * 100_000):
+        with pytest.raises(VerificationError):
+            parse_envelope(media_type, data)

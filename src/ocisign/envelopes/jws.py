@@ -132,7 +132,7 @@ def parse(data: bytes) -> ParsedEnvelope:
     check_size(data)
     try:
         envelope = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise VerificationError("the JWS envelope is not JSON") from None
     if not isinstance(envelope, dict):
         raise VerificationError("the JWS envelope is not a JSON object")
@@ -146,7 +146,7 @@ def parse(data: bytes) -> ParsedEnvelope:
     signature = b64url_decode(envelope["signature"], "signature")
     try:
         protected = json.loads(protected_raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise VerificationError("the JWS protected header is not JSON") from None
     if not isinstance(protected, dict):
         raise VerificationError("the JWS protected header is not a JSON object")

@@ -188,6 +188,10 @@ def critical_labels(request: SignRequest, envelope_format: str) -> list[str]:
 
 def check_request(request: SignRequest) -> None:
     """Refuse a request notation would refuse (unknown scheme, expiry not after signing)."""
+    if request.signing_time.tzinfo is None or (
+        request.expiry is not None and request.expiry.tzinfo is None
+    ):
+        raise SignatureError("signing and expiry times must be timezone-aware")
     if request.signing_scheme not in (SCHEME_X509, SCHEME_SIGNING_AUTHORITY):
         raise SignatureError(f"unknown signing scheme {request.signing_scheme!r}")
     if request.expiry is not None and request.expiry <= request.signing_time:
@@ -201,8 +205,8 @@ def check_payload(payload: bytes) -> dict[str, Any]:
     """Parse the signed payload; returns ``targetArtifact`` or raises VerificationError."""
     try:
         data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise VerificationError(f"the signed payload is not JSON: {exc}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise VerificationError("the signed payload is not JSON") from None
     if not isinstance(data, dict) or not isinstance(data.get("targetArtifact"), dict):
         raise VerificationError('the signed payload must be {"targetArtifact": {...}}')
     target: dict[str, Any] = data["targetArtifact"]
