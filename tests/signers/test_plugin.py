@@ -186,3 +186,8 @@ def test_output_cap(tmp_path: Path) -> None:
     with pytest.raises(PluginError, match="malformed error response"):
         run_plugin(noisy, "describe-key", {}, timeout=10)
     assert os.access(noisy, os.X_OK)
+    broken = tmp_path / "notation-broken"
+    broken.write_bytes(b"\x7fELF garbage")
+    broken.chmod(0o755)
+    with pytest.raises(PluginError, match="cannot be run"):
+        run_plugin(broken, "describe-key", {}, timeout=10)

@@ -108,13 +108,16 @@ def run_plugin(
 ) -> dict[str, Any]:
     """Run one plugin command; the parsed JSON answer, or PluginError with the reason."""
     name = executable.name.removeprefix("notation-")
-    proc = subprocess.Popen(
-        [str(executable), command],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    try:
+        proc = subprocess.Popen(
+            [str(executable), command],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise PluginError(f"plugin {name!r} cannot be run: {exc.strerror or exc}") from None
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     out, err = bytearray(), bytearray()
     overflow = threading.Event()
