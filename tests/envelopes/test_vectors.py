@@ -53,6 +53,7 @@ VALID_LAYOUTS = {
     "e2e-expired-signature": 1,
     "e2e-with-expired-cert": 1,
     "e2e-with-timestamped-signature": 1,
+    "e2e-with-invalid-timestamped-signature": 1,  # bad token: the timestamp check's job
 }
 
 
@@ -215,3 +216,10 @@ def test_mock_pluginver_envelopes(name: str) -> None:
     assert parsed.verification_plugin == "io.cncf.notary.plugin.unittest.mock"
     version = name.removeprefix("ca_").split("_sig_env_")[1].removesuffix(".json")
     assert parsed.extended_attributes["io.cncf.notary.verificationPluginMinVersion"] == version
+
+
+def test_invalid_timestamp_token_is_kept_for_the_verifier() -> None:
+    layout = LAYOUTS / "e2e-with-invalid-timestamped-signature"
+    ((_manifest, layer),) = _signatures(layout)
+    parsed = parse_envelope(layer["mediaType"], _blob(layout, layer["digest"]))
+    assert parsed.timestamp_token is not None and len(parsed.timestamp_token) < 16
