@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -42,7 +43,7 @@ def _fail(cert: x509.Certificate, rule: str) -> CertificateError:
     return CertificateError(f"certificate {_name(cert)!r}: {rule}", hint=_HINT)
 
 
-def _ext(cert: x509.Certificate, ext_type: type[x509.ExtensionType]) -> x509.Extension | None:  # type: ignore[type-arg]
+def _ext(cert: x509.Certificate, ext_type: type[x509.ExtensionType]) -> x509.Extension[Any] | None:
     try:
         return cert.extensions.get_extension_for_class(ext_type)
     except x509.ExtensionNotFound:
