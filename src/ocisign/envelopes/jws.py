@@ -1,0 +1,195 @@
+"""Notary Project JWS envelopes (``application/jose+json``), notation.md §4.1.
+
+Writes the flattened JSON serialisation notation writes::
+
+    {"payload":B64URL,"protected":B64URL,"header":{"x5c":[B64...],...},"signature":B64URL}
+
+and parses it back with the full integrity check.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ocisign.envelopes.algorithms import key_spec, spec_for_jws_alg, verify_raw
+from ocisign.envelopes.notary import (
+    H_AUTHENTIC_SIGNING_TIME,
+    H_EXPIRY,
+    H_SCHEME,
+    H_SIGNING_AGENT,
+    H_SIGNING_TIME,
+    H_TIMESTAMP,
+    SCHEME_X509,
+    ParsedEnvelope,
+    SignRequest,
+    build_payload,
+    check_attributes,
+    check_payload,
+    check_request,
+    check_size,
+    critical_labels,
+    format_time,
+    go_json,
+    load_chain,
+)
+from ocisign.errors import VerificationError
+from ocisign.oci import JWS_MEDIA_TYPE, NOTARY_PAYLOAD
+
+if TYPE_CHECKING:
+    from ocisign.signers.base import Signer
+
+_B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
+_TIME_LABELS = (H_SIGNING_TIME, H_AUTHENTIC_SIGNING_TIME, H_EXPIRY)
+
+
+def b64url(data: bytes) -> str:
+    """base64url without padding."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: object, what: str) -> bytes:
+    """Strict base64url (no padding) -> bytes; VerificationError naming ``what``."""
+    if not isinstance(text, str) or not _B64URL.match(text) or len(text) % 4 == 1:
+        raise VerificationError(f"JWS {what} is not base64url without padding")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def b64std(data: bytes) -> str:
+    """Standard base64 with padding (Go's ``[]byte`` JSON encoding)."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def b64std_decode(text: object, what: str) -> bytes:
+    """Strict standard base64 with padding -> bytes."""
+    if not isinstance(text, str):
+        raise VerificationError(f"{what} is not a base64 string")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise VerificationError(f"{what} is not valid standard base64") from None
+
+
+def protected_header(request: SignRequest, alg: str) -> bytes:
+    """The protected header JSON: keys sorted, compact (Go writes a map)."""
+    header: dict[str, Any] = {
+        "alg": alg,
+        "crit": critical_labels(request, "jws"),
+        "cty": NOTARY_PAYLOAD,
+        H_SCHEME: request.signing_scheme,
+    }
+    time_label = (
+        H_SIGNING_TIME if request.signing_scheme == SCHEME_X509 else (H_AUTHENTIC_SIGNING_TIME)
+    )
+    header[time_label] = format_time(request.signing_time)
+    if request.expiry is not None:
+        header[H_EXPIRY] = format_time(request.expiry)
+    header.update(request.extended_attributes)
+    return go_json({k: header[k] for k in sorted(header)})
+
+
+def build(request: SignRequest, signer: Signer) -> bytes:
+    """Sign ``request`` with ``signer`` and return the flattened JWS JSON bytes."""
+    check_request(request)
+    spec = key_spec(signer.key_spec())
+    payload = b64url(build_payload(request.target, "jws"))
+    protected = b64url(protected_header(request, spec.jws_alg))
+    signature = signer.sign(f"{protected}.{payload}".encode("ascii"))
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    header: dict[str, Any] = {
+        "x5c": [b64std(c.public_bytes(Encoding.DER)) for c in signer.certificate_chain()]
+    }
+    if request.signing_agent:
+        header[H_SIGNING_AGENT] = request.signing_agent
+    envelope = {
+        "payload": payload,
+        "protected": protected,
+        "header": header,
+        "signature": b64url(signature),
+    }
+    return go_json(envelope)
+
+
+def _time(value: object, label: str) -> datetime:
+    if not isinstance(value, str):
+        raise VerificationError(f"{label} must be an RFC 3339 string")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise VerificationError(f"{label} is not an RFC 3339 time: {value!r}") from None
+    if parsed.tzinfo is None or "T" not in value.upper():
+        raise VerificationError(f"{label} is not an RFC 3339 time with a zone: {value!r}")
+    return parsed
+
+
+def parse(data: bytes) -> ParsedEnvelope:
+    """Parse a JWS envelope and check its integrity; VerificationError says what is wrong."""
+    check_size(data)
+    try:
+        envelope = json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise VerificationError("the JWS envelope is not JSON") from None
+    if not isinstance(envelope, dict):
+        raise VerificationError("the JWS envelope is not a JSON object")
+    for member in ("payload", "protected", "header", "signature"):
+        if member not in envelope:
+            raise VerificationError(f"the JWS envelope has no {member!r} member")
+    protected_b64 = envelope["protected"]
+    payload_b64 = envelope["payload"]
+    protected_raw = b64url_decode(protected_b64, "protected header")
+    payload = b64url_decode(payload_b64, "payload")
+    signature = b64url_decode(envelope["signature"], "signature")
+    try:
+        protected = json.loads(protected_raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise VerificationError("the JWS protected header is not JSON") from None
+    if not isinstance(protected, dict):
+        raise VerificationError("the JWS protected header is not a JSON object")
+    header = envelope["header"]
+    if not isinstance(header, dict):
+        raise VerificationError("the JWS unprotected header is not a JSON object")
+
+    spec = spec_for_jws_alg(protected.get("alg"))
+    attributes = {k: v for k, v in protected.items() if k not in ("alg", "cty", "crit")}
+    for label in _TIME_LABELS:
+        if label in attributes:
+            attributes[label] = _time(attributes[label], label)
+    signed = check_attributes(protected.get("cty"), protected.get("crit"), attributes)
+
+    x5c = header.get("x5c")
+    if not isinstance(x5c, list):
+        raise VerificationError("the JWS header has no x5c certificate list")
+    chain = load_chain([b64std_decode(c, "an x5c certificate") for c in x5c])
+    verify_raw(
+        chain[0].public_key(),
+        spec,
+        f"{protected_b64}.{payload_b64}".encode("ascii"),
+        signature,
+        any_pss_salt=True,
+    )
+    target = check_payload(payload)
+    token = None
+    if H_TIMESTAMP in header:
+        token = b64std_decode(header[H_TIMESTAMP], "the timestamp signature")
+    agent = header.get(H_SIGNING_AGENT, "")
+    return ParsedEnvelope(
+        media_type=JWS_MEDIA_TYPE,
+        payload=payload,
+        target=target,
+        signing_scheme=signed.signing_scheme,
+        signing_time=signed.signing_time,
+        authentic_signing_time=signed.authentic_signing_time,
+        expiry=signed.expiry,
+        cert_chain=chain,
+        signing_agent=agent if isinstance(agent, str) else "",
+        algorithm=spec.jws_alg,
+        signature=signature,
+        timestamp_token=token,
+        extended_attributes=signed.extended_attributes,
+        extended_critical=signed.extended_critical,
+    )

@@ -1,0 +1,372 @@
+"""Signing through a notation plugin (plugin contract 1.0, notation.md §8).
+
+A plugin ``<name>`` is the executable ``plugins/<name>/notation-<name>``; each command runs
+it once as ``notation-<name> <command>`` with a JSON request on stdin and a JSON answer
+on stdout (error JSON on stderr with a non-zero exit). Nothing secret goes into argv:
+the key id and plugin config travel on stdin.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import re
+import signal
+import stat
+import subprocess
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from ocisign.envelopes.algorithms import key_spec, key_spec_of
+from ocisign.errors import PluginError, SignatureError
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+CONTRACT_VERSION = "1.0"
+CAP_RAW = "SIGNATURE_GENERATOR.RAW"
+CAP_ENVELOPE = "SIGNATURE_GENERATOR.ENVELOPE"
+DEFAULT_TIMEOUT = 60.0
+MAX_OUTPUT = 64 * 1024 * 1024
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+@dataclass(frozen=True)
+class PluginMetadata:
+    """The validated answer to ``get-plugin-metadata``."""
+
+    name: str
+    description: str
+    version: str
+    url: str
+    supported_contract_versions: list[str]
+    capabilities: list[str]
+
+
+def plugin_path(name: str, plugins_dir: Path | None = None) -> Path:
+    """Where plugin ``name`` must live: ``<plugins dir>/<name>/notation-<name>``."""
+    if not _NAME.match(name) or name in (".", ".."):
+        raise PluginError(f"invalid plugin name {name!r}", hint="names match [A-Za-z0-9_.-]+")
+    if plugins_dir is None:
+        from ocisign.config.paths import plugins_dir as default_dir
+
+        plugins_dir = default_dir()
+    return plugins_dir / name / f"notation-{name}"
+
+
+def find_plugin(name: str, plugins_dir: Path | None = None) -> Path:
+    """The plugin executable; PluginError unless it is a regular executable file."""
+    path = plugin_path(name, plugins_dir)
+    try:
+        info = path.lstat()
+    except OSError:
+        raise PluginError(
+            f"plugin {name!r} is not installed: {path} does not exist",
+            hint=f"install the plugin executable as {path}",
+        ) from None
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
+        raise PluginError(f"plugin {name!r}: {path} must be a regular file, not a symlink")
+    if not os.access(path, os.X_OK):
+        raise PluginError(f"plugin {name!r}: {path} is not executable", hint=f"chmod +x {path}")
+    return path
+
+
+def _reader(stream: IO[bytes], sink: bytearray, cap: int, on_overflow: Any) -> None:
+    while chunk := stream.read(65536):
+        sink.extend(chunk)
+        if len(sink) > cap:
+            on_overflow()
+            return
+
+
+def _writer(stream: IO[bytes], data: bytes) -> None:
+    try:
+        stream.write(data)
+        stream.close()
+    except OSError:
+        pass  # the plugin exited without reading; its exit status tells why
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # the plugin and anything it started
+    except OSError:
+        proc.kill()
+
+
+def run_plugin(
+    executable: Path,
+    command: str,
+    request: Mapping[str, Any],
+    timeout: float,
+    cap: int = MAX_OUTPUT,
+) -> dict[str, Any]:
+    """Run one plugin command; the parsed JSON answer, or PluginError with the reason."""
+    name = executable.name.removeprefix("notation-")
+    try:
+        proc = subprocess.Popen(
+            [str(executable), command],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise PluginError(f"plugin {name!r} cannot be run: {exc.strerror or exc}") from None
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    out, err = bytearray(), bytearray()
+    overflow = threading.Event()
+
+    def on_overflow() -> None:
+        overflow.set()
+        _kill(proc)
+
+    threads = [
+        threading.Thread(target=_writer, args=(proc.stdin, json.dumps(request).encode())),
+        threading.Thread(target=_reader, args=(proc.stdout, out, cap, on_overflow)),
+        threading.Thread(target=_reader, args=(proc.stderr, err, cap, on_overflow)),
+    ]
+    for thread in threads:
+        thread.daemon = True
+        thread.start()
+    timed_out = False
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill(proc)
+        proc.wait()
+    for thread in threads:
+        thread.join(timeout=5)
+    for stream in (proc.stdout, proc.stderr):
+        stream.close()
+    if timed_out:
+        raise PluginError(
+            f"plugin {name!r} {command} did not answer within {timeout:g} s and was stopped",
+            hint="check the plugin and the service behind it, or raise the plugin timeout",
+        )
+    if overflow.is_set():
+        raise PluginError(f"plugin {name!r} {command}: its output exceeds {cap} bytes")
+    if proc.returncode != 0:
+        raise _plugin_failure(name, command, proc.returncode, bytes(err))
+    try:
+        answer = json.loads(bytes(out))
+    except (ValueError, UnicodeDecodeError):
+        raise PluginError(f"plugin {name!r} {command} returned malformed JSON") from None
+    if not isinstance(answer, dict):
+        raise PluginError(f"plugin {name!r} {command} returned JSON that is not an object")
+    return answer
+
+
+def _plugin_failure(name: str, command: str, code: int, stderr: bytes) -> PluginError:
+    if not stderr.strip():
+        return PluginError(f"plugin {name!r} {command} failed with exit code {code}")
+    try:
+        error = json.loads(stderr)
+        error_code, message = error["errorCode"], error["errorMessage"]
+        if not isinstance(error_code, str) or not isinstance(message, str):
+            raise TypeError
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return PluginError(
+            f"plugin {name!r} {command} failed with exit code {code} and a malformed error response"
+        )
+    return PluginError(f"plugin {name!r} {command} failed: {error_code}: {message}")
+
+
+def _text(answer: Mapping[str, Any], field: str, where: str) -> str:
+    value = answer.get(field)
+    if not isinstance(value, str) or not value:
+        raise PluginError(f"{where}: the plugin's answer has no valid {field!r}")
+    return value
+
+
+def _b64(value: object, field: str, where: str) -> bytes:
+    if not isinstance(value, str):
+        raise PluginError(f"{where}: {field!r} is not a base64 string")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise PluginError(f"{where}: {field!r} is not valid standard base64") from None
+
+
+def parse_metadata(answer: Mapping[str, Any], name: str) -> PluginMetadata:
+    """Validate a ``get-plugin-metadata`` answer for plugin ``name``."""
+    where = f"plugin {name!r} get-plugin-metadata"
+    fields = {f: _text(answer, f, where) for f in ("name", "description", "version", "url")}
+    if fields["name"] != name:
+        raise PluginError(f"{where}: the plugin calls itself {fields['name']!r}")
+    versions = answer.get("supportedContractVersions")
+    capabilities = answer.get("capabilities")
+    for field, value in (("supportedContractVersions", versions), ("capabilities", capabilities)):
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise PluginError(f"{where}: {field!r} must be a non-empty list of strings")
+    assert isinstance(versions, list) and isinstance(capabilities, list)
+    if CONTRACT_VERSION not in versions:
+        raise PluginError(
+            f"{where}: the plugin supports contract versions {versions}, not {CONTRACT_VERSION}"
+        )
+    return PluginMetadata(
+        fields["name"],
+        fields["description"],
+        fields["version"],
+        fields["url"],
+        list(versions),
+        list(capabilities),
+    )
+
+
+class PluginSigner:
+    """A :class:`~ocisign.signers.base.Signer` backed by a notation plugin key.
+
+    From a key-store entry ``{"name", "id", "pluginName", "pluginConfig"}``:
+    ``PluginSigner(entry.plugin_name, entry.id, entry.plugin_config)``. Construction runs
+    ``get-plugin-metadata`` and ``describe-key``. With ``SIGNATURE_GENERATOR.RAW`` the
+    plugin signs raw bytes (preferred); with only ``.ENVELOPE`` it builds whole envelopes.
+    """
+
+    def __init__(
+        self,
+        plugin_name: str,
+        key_id: str,
+        plugin_config: Mapping[str, str] | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        plugins_dir: Path | None = None,
+    ) -> None:
+        self.plugin_name = plugin_name
+        self.key_id = key_id
+        self.plugin_config = dict(plugin_config or {})
+        self.timeout = timeout
+        self.executable = find_plugin(plugin_name, plugins_dir)
+        self.metadata = parse_metadata(
+            self._run("get-plugin-metadata", self._with_config({})), plugin_name
+        )
+        caps = self.metadata.capabilities
+        if CAP_RAW not in caps and CAP_ENVELOPE not in caps:
+            raise PluginError(
+                f"plugin {plugin_name!r} cannot sign: its capabilities are {caps}",
+                hint=f"a signing plugin advertises {CAP_RAW} or {CAP_ENVELOPE}",
+            )
+        self.generates_envelopes = CAP_RAW not in caps
+        self.signing_agent_suffix = f" {plugin_name}/{self.metadata.version}"
+        self._chain: list[x509.Certificate] | None = None
+        self._key_spec = "" if self.generates_envelopes else self._describe_key()
+
+    def _with_config(self, request: dict[str, Any]) -> dict[str, Any]:
+        if self.plugin_config:
+            request["pluginConfig"] = self.plugin_config
+        return request
+
+    def _run(self, command: str, request: dict[str, Any]) -> dict[str, Any]:
+        return run_plugin(self.executable, command, request, self.timeout)
+
+    def _request(self, **fields: Any) -> dict[str, Any]:
+        return self._with_config(
+            {"contractVersion": CONTRACT_VERSION, "keyId": self.key_id, **fields}
+        )
+
+    def _describe_key(self) -> str:
+        where = f"plugin {self.plugin_name!r} describe-key"
+        answer = self._run("describe-key", self._request())
+        if answer.get("keyId") != self.key_id:
+            raise PluginError(f"{where}: answered for key {answer.get('keyId')!r}, not ours")
+        spec = _text(answer, "keySpec", where)
+        try:
+            return key_spec(spec).name
+        except SignatureError:
+            raise PluginError(f"{where}: unsupported keySpec {spec!r}") from None
+
+    def key_spec(self) -> str:
+        if self.generates_envelopes:
+            raise PluginError(f"plugin {self.plugin_name!r} only generates whole envelopes")
+        return self._key_spec
+
+    def certificate_chain(self) -> list[x509.Certificate]:
+        if self._chain is None:
+            raise PluginError("the plugin's certificate chain is known only after signing")
+        return list(self._chain)
+
+    def sign(self, data: bytes) -> bytes:
+        """``generate-signature``: the plugin hashes and signs ``data``."""
+        from cryptography import x509
+
+        where = f"plugin {self.plugin_name!r} generate-signature"
+        spec = key_spec(self.key_spec())
+        answer = self._run(
+            "generate-signature",
+            self._request(
+                keySpec=spec.name,
+                hashAlgorithm=spec.hash_name,
+                payload=base64.b64encode(data).decode("ascii"),
+            ),
+        )
+        if answer.get("keyId") != self.key_id:
+            raise PluginError(f"{where}: answered for key {answer.get('keyId')!r}, not ours")
+        if answer.get("signingAlgorithm") != spec.signing_algorithm:
+            raise PluginError(
+                f"{where}: signingAlgorithm {answer.get('signingAlgorithm')!r} does not match "
+                f"the key spec {spec.name} ({spec.signing_algorithm})"
+            )
+        signature = _b64(answer.get("signature"), "signature", where)
+        ders = answer.get("certificateChain")
+        if not isinstance(ders, list) or not ders:
+            raise PluginError(f"{where}: no certificateChain in the answer")
+        try:
+            chain = [
+                x509.load_der_x509_certificate(_b64(d, "certificateChain", where)) for d in ders
+            ]
+        except ValueError:
+            raise PluginError(
+                f"{where}: certificateChain holds an unreadable certificate"
+            ) from None
+        try:
+            leaf_spec = key_spec_of(chain[0].public_key()).name
+        except SignatureError as exc:
+            raise PluginError(f"{where}: leaf certificate: {exc.message}") from None
+        if leaf_spec != spec.name:
+            raise PluginError(f"{where}: the leaf certificate key is {leaf_spec}, not {spec.name}")
+        self._chain = chain
+        return signature
+
+    def generate_envelope(
+        self, payload: bytes, envelope_type: str, expiry_seconds: int | None
+    ) -> tuple[bytes, dict[str, str]]:
+        """``generate-envelope``; the envelope is parsed and checked against ``payload``."""
+        from ocisign.envelopes.notary import check_plugin_envelope, parse_envelope
+        from ocisign.errors import VerificationError
+        from ocisign.oci import NOTARY_PAYLOAD
+
+        where = f"plugin {self.plugin_name!r} generate-envelope"
+        if CAP_ENVELOPE not in self.metadata.capabilities:
+            raise PluginError(f"plugin {self.plugin_name!r} does not generate envelopes")
+        fields: dict[str, Any] = {
+            "payloadType": NOTARY_PAYLOAD,
+            "signatureEnvelopeType": envelope_type,
+            "payload": base64.b64encode(payload).decode("ascii"),
+        }
+        if expiry_seconds:
+            fields["expiryDurationInSeconds"] = expiry_seconds
+        answer = self._run("generate-envelope", self._request(**fields))
+        if answer.get("signatureEnvelopeType") != envelope_type:
+            raise PluginError(
+                f"{where}: returned a {answer.get('signatureEnvelopeType')!r} envelope, "
+                f"asked for {envelope_type}"
+            )
+        envelope = _b64(answer.get("signatureEnvelope"), "signatureEnvelope", where)
+        annotations = answer.get("annotations") or {}
+        if not isinstance(annotations, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in annotations.items()
+        ):
+            raise PluginError(f"{where}: annotations must map strings to strings")
+        try:
+            parsed = parse_envelope(envelope_type, envelope)
+            check_plugin_envelope(parsed, payload)
+        except VerificationError as exc:
+            raise PluginError(f"{where}: the returned envelope is invalid: {exc.message}") from None
+        self._chain = parsed.cert_chain
+        return envelope, dict(annotations)
