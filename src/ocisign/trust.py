@@ -121,12 +121,8 @@ def _check_chain(chain: list[x509.Certificate]) -> str | None:
     nil)``), only the structure is checked here (``at=None``): certificate validity
     periods are the authentic-timestamp check's business.
     """
-    try:
-        from ocisign.keys.codesigning import (  # type: ignore[import-not-found,unused-ignore]
-            validate_signing_chain,
-        )
-    except ImportError:
-        return "code-signing chain rules cannot be checked (ocisign.keys.codesigning missing)"
+    from ocisign.keys.codesigning import validate_signing_chain
+
     try:
         validate_signing_chain(chain, None)
     except (OcisignError, ValueError) as exc:

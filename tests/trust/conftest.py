@@ -131,32 +131,3 @@ def e2e_store(tmp_path: Path) -> Callable[[str], list[x509.Certificate]]:
         },
     )
     return lambda ref: load_store(ref, root)
-
-
-@pytest.fixture(autouse=True)
-def _codesigning_rules(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Use ocisign.keys.codesigning when it exists; else a minimal stand-in of its leaf
-    rules (KU present, critical, digitalSignature; no serverAuth/clientAuth EKU) so the
-    engine's own logic stays testable before that module lands."""
-    try:
-        import ocisign.keys.codesigning  # noqa: F401
-    except ImportError:
-        monkeypatch.setattr("ocisign.trust._check_chain", _leaf_rules)
-
-
-def _leaf_rules(chain: list[x509.Certificate]) -> str | None:
-    leaf = chain[0]
-    try:
-        ku = leaf.extensions.get_extension_for_class(x509.KeyUsage)
-    except x509.ExtensionNotFound:
-        return "the signing certificate has no key usage extension"
-    if not ku.critical or not ku.value.digital_signature:
-        return "the signing certificate's key usage must be critical with digitalSignature"
-    try:
-        eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound:
-        return None
-    bad = {x509.oid.ExtendedKeyUsageOID.SERVER_AUTH, x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH}
-    if bad & set(eku):
-        return "the signing certificate's extended key usage is not for code signing"
-    return None

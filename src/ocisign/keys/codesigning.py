@@ -122,14 +122,20 @@ def _check_time(cert: x509.Certificate, at: datetime) -> None:
         )
 
 
-def validate_signing_chain(chain: Sequence[x509.Certificate], at: datetime) -> None:
-    """Raise CertificateError naming the first code-signing chain rule ``chain`` breaks."""
+def validate_signing_chain(chain: Sequence[x509.Certificate], at: datetime | None) -> None:
+    """Raise CertificateError naming the first code-signing chain rule ``chain`` breaks.
+
+    ``at`` is the signing time every certificate must be valid at; ``None`` checks the
+    structure only, as notation does at verification time (validity is then the
+    authentic-timestamp check's business).
+    """
     if not chain:
         raise CertificateError("the certificate chain is empty", hint=_HINT)
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    for cert in chain:
-        _check_time(cert, at)
+    if at is not None:
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        for cert in chain:
+            _check_time(cert, at)
     leaf = chain[0]
     if len(chain) == 1:
         if not is_self_signed(leaf):
