@@ -240,12 +240,23 @@ class Authenticator:
             return True
         if chosen.scheme != "bearer" or "realm" not in chosen.params:
             raise AuthError(f"{host} asked for unsupported authentication {chosen.scheme!r}")
-        wanted = set(scopes)
-        wanted.update(s for s in chosen.params.get("scope", "").split(" ") if s)
-        value, expires_in = token_fetcher(host, chosen.params, sorted(wanted), creds)
+        wanted = merge_scopes([*scopes, *chosen.params.get("scope", "").split(" ")])
+        value, expires_in = token_fetcher(host, chosen.params, wanted, creds)
         with self._lock:
             self._tokens[(host, scopes)] = _Token(value, time.monotonic() + expires_in)
         return True
+
+
+def merge_scopes(scopes: list[str]) -> list[str]:
+    """Merge ``type:name:actions`` scopes per resource (``pull`` + ``push`` -> ``pull,push``)."""
+    merged: dict[str, list[str]] = {}
+    for scope in scopes:
+        resource, sep, actions = scope.rpartition(":")
+        if not sep or not resource:
+            continue
+        known = merged.setdefault(resource, [])
+        known.extend(a for a in actions.split(",") if a and a not in known)
+    return [f"{resource}:{','.join(sorted(actions))}" for resource, actions in merged.items()]
 
 
 def may_send_credentials(registry_host: str, realm: str) -> bool:

@@ -73,10 +73,12 @@ class Transport:
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.session.headers["User-Agent"] = USER_AGENT
+        # passed on every request: a session-level verify loses to REQUESTS_CA_BUNDLE
+        self.verify: bool | str = True
         if self.options.ca_file:
-            self.session.verify = self.options.ca_file
+            self.verify = self.options.ca_file
         elif not self.options.tls_verify:
-            self.session.verify = False
+            self.verify = False
         self.auth = Authenticator(self.options.username, self.options.password)
         self._schemes: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -167,6 +169,7 @@ class Transport:
                     headers=all_headers,
                     data=data,
                     timeout=self.timeout,
+                    verify=self.verify,
                     allow_redirects=method in ("GET", "HEAD"),
                 )
                 log.debug("%s %s -> %s", method, url.split("?")[0], response.status_code)
@@ -249,11 +252,13 @@ class Transport:
                     client_id=USER_AGENT,
                     scope=" ".join(scopes),
                 )
-                response = self.session.post(realm, data=form, timeout=self.timeout)
+                response = self.session.post(
+                    realm, data=form, timeout=self.timeout, verify=self.verify
+                )
             else:
                 headers = {"Authorization": creds.basic_header()} if creds else {}
                 response = self.session.get(
-                    realm, params=query, headers=headers, timeout=self.timeout
+                    realm, params=query, headers=headers, timeout=self.timeout, verify=self.verify
                 )
         except requests.exceptions.RequestException as exc:
             raise NetworkError(f"cannot reach token server for {host}: {_short(exc)}") from exc
