@@ -157,9 +157,12 @@ def docker_credentials(registry: str, env: Mapping[str, str] | None = None) -> C
             return Credentials(identity_token=str(entry["identitytoken"]))
         if entry.get("auth"):
             try:
-                user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
-            except ValueError as exc:
-                raise ConfigError(f"docker config {path}: bad 'auth' value for {name}") from exc
+                decoded = base64.b64decode(str(entry["auth"]), validate=True).decode()
+            except ValueError:
+                decoded = ""
+            user, colon, password = decoded.partition(":")
+            if not colon:
+                raise ConfigError(f"docker config {path}: bad 'auth' value for {name}")
             return Credentials(user, password)
         if entry.get("username"):
             return Credentials(str(entry["username"]), str(entry.get("password") or ""))

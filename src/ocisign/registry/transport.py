@@ -211,6 +211,11 @@ class Transport:
         detail = _registry_error_text(response)
         suffix = f" ({detail})" if detail else ""
         if status == 401:
+            if "insufficient_scope" in response.headers.get("WWW-Authenticate", ""):
+                raise AuthError(
+                    f"{host} denied {what}: the credentials lack permission{suffix}",
+                    "the account lacks permission for this repository or action",
+                )
             if self.auth.credentials(host):
                 raise AuthError(
                     f"{host} rejected the credentials for {what}{suffix}",
