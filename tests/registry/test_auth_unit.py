@@ -7,8 +7,8 @@ import json
 import os
 import stat
 import sys
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -121,7 +121,8 @@ def test_docker_config_forms(tmp_path: Path) -> None:
     assert docker_config_path(env) == tmp_path / "config.json"
     assert docker_config_path({}) == Path.home() / ".docker" / "config.json"
     assert resolve_credentials("docker.io", env=env) == Credentials("u1", "p:with:colons")
-    assert resolve_credentials("registry-1.docker.io", env=env) == Credentials("u1", "p:with:colons")
+    hub = resolve_credentials("registry-1.docker.io", env=env)
+    assert hub == Credentials("u1", "p:with:colons")
     assert resolve_credentials("reg.io:5000", env=env) == Credentials(identity_token="tok")
     with pytest.raises(ConfigError):
         resolve_credentials("broken.io", env=env)

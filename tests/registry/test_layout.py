@@ -121,7 +121,10 @@ def test_select_platforms() -> None:
     raw = _json({"schemaVersion": 2, "mediaType": OCI_INDEX,
                  "manifests": [e.to_dict() for e in entries]})
     index = Manifest(raw, OCI_INDEX, "sha256:" + "f" * 64)
-    digits = lambda ds: [d.digest[7] for d in ds]  # noqa: E731
+
+    def digits(found: list[Descriptor]) -> list[str]:
+        return [d.digest[7] for d in found]
+
     assert digits(select_platforms(index)) == ["1", "2", "4", "5", "6"]
     assert digits(select_platforms(index, {"arm64"})) == ["2", "4", "5"]
     assert digits(select_platforms(index, {"amd64"}, {"linux"})) == ["1", "4", "5"]

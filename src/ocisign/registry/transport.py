@@ -78,7 +78,12 @@ class Transport:
         if self.options.ca_file:
             self.verify = self.options.ca_file
         elif not self.options.tls_verify:
+            import warnings
+
+            from urllib3.exceptions import InsecureRequestWarning
+
             self.verify = False
+            warnings.filterwarnings("ignore", category=InsecureRequestWarning)
         self.auth = Authenticator(self.options.username, self.options.password)
         self._schemes: dict[str, str] = {}
         self._lock = threading.Lock()
