@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from ocisign.errors import AuthError, NetworkError, NotFoundError
+from ocisign.errors import AuthError, DigestMismatchError, NetworkError, NotFoundError
 from ocisign.oci import (
     EMPTY_JSON,
     NOTARY_SIGNATURE,
@@ -367,3 +368,39 @@ def test_oras_py_pulls_what_we_push(registry: RunningRegistry) -> None:
     assert got["layers"][0]["digest"] == blob.digest
     response = oras_registry.get_blob(container, blob.digest)
     assert response.content == b"hello from ocisign\n"
+
+
+def test_failed_index_delete_is_a_warning(fake_registry: FakeRegistry) -> None:
+    fake_registry.allow_delete = False
+    digest = push_test_image(fake_registry, "img/nodelete:v1")
+    store = store_of(fake_registry, "img/nodelete")
+    subject = store.resolve(digest)
+    assert _push_signature(store, subject, b"one")[2] == ()  # no old index to delete
+    _, mechanism, warnings = _push_signature(store, subject, b"two")
+    assert mechanism == "tag-schema" and len(warnings) == 1
+    assert "garbage collection" in warnings[0]
+    assert len(store.referrers(digest)) == 2
+
+
+def test_digest_mismatch_is_refused(fake_registry: FakeRegistry) -> None:
+    digest = push_test_image(fake_registry, "img/tamper:v1")
+    store = store_of(fake_registry, "img/tamper")
+    raw, media_type = fake_registry.manifests[f"img/tamper@{digest}"]
+    fake_registry.manifests[f"img/tamper@{digest}"] = (raw + b" ", media_type)
+    with pytest.raises(DigestMismatchError):
+        store.fetch_manifest(digest)
+    blob = next(iter(fake_registry.blobs))
+    fake_registry.blobs[blob] = b"evil"
+    with pytest.raises(DigestMismatchError):
+        store.fetch_blob(blob)
+
+
+def test_silent_server_times_out() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)  # accepts connections in the kernel, never answers
+        host = f"127.0.0.1:{listener.getsockname()[1]}"
+        client = RegistryClient(RegistryOptions(insecure=True, timeout=0.5, max_retries=1,
+                                                backoff=0.01))
+        with pytest.raises(NetworkError, match="timed out"):
+            client.store(f"{host}/x/y").resolve("v1")
