@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 from ocisign.errors import DigestMismatchError, NotFoundError, RegistryError
@@ -32,6 +33,9 @@ from ocisign.registry.store import (
 )
 from ocisign.registry.transport import Transport
 from ocisign.resolve.reference import Reference, parse_reference
+
+if TYPE_CHECKING:
+    import requests
 
 log = logging.getLogger(__name__)
 
@@ -262,10 +266,7 @@ class RegistryStore:
         )
         return desc
 
-    def _location(self, response: object) -> str:
-        import requests
-
-        assert isinstance(response, requests.Response)
+    def _location(self, response: requests.Response) -> str:
         location = response.headers.get("Location")
         if not location:
             raise RegistryError(f"{self.host} started an upload without a Location header")

@@ -26,6 +26,8 @@ from ocisign.registry.store import (
 
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_FILE = b'{"imageLayoutVersion":"1.0.0"}'
+_LOCKS: dict[Path, threading.Lock] = {}  # one index.json writer per directory in this process
+_LOCKS_GUARD = threading.Lock()
 
 
 def parse_layout_reference(text: str) -> tuple[Path, str | None, str | None]:
@@ -52,7 +54,8 @@ class LayoutStore:
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
-        self._lock = threading.Lock()
+        with _LOCKS_GUARD:
+            self._lock = _LOCKS.setdefault(self.root.resolve(), threading.Lock())
 
     @property
     def name(self) -> str:

@@ -255,13 +255,13 @@ class Transport:
         log.debug("fetching token from %s for %s", realm, " ".join(scopes))
         try:
             if creds and creds.identity_token:
-                form = dict(query[:1])
-                form.update(
-                    grant_type="refresh_token",
-                    refresh_token=creds.identity_token,
-                    client_id=USER_AGENT,
-                    scope=" ".join(scopes),
-                )
+                form = {
+                    "grant_type": "refresh_token",
+                    "refresh_token": creds.identity_token,
+                    "client_id": USER_AGENT,
+                    "service": params.get("service", ""),
+                    "scope": " ".join(scopes),
+                }
                 response = self.session.post(
                     realm, data=form, timeout=self.timeout, verify=self.verify
                 )
