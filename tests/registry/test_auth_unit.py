@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import stat
-import sys
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -24,6 +22,7 @@ from ocisign.registry.auth import (
     resolve_credentials,
 )
 from ocisign.registry.transport import parse_retry_after
+from tests.fixtures.registry import make_helper
 
 
 def test_www_authenticate_bearer_quoted_commas() -> None:
@@ -129,24 +128,6 @@ def test_docker_config_forms(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(ConfigError):
         resolve_credentials("reg.io", env=env)
-
-
-def make_helper(bin_dir: Path, name: str, table: dict[str, tuple[str, str]]) -> Path:
-    """A ``docker-credential-<name>`` script answering ``get`` from ``table`` (server -> creds)."""
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    script = bin_dir / f"docker-credential-{name}"
-    script.write_text(
-        f"#!{sys.executable}\n"
-        "import json, sys\n"
-        f"table = {table!r}\n"
-        "server = sys.stdin.read().strip()\n"
-        "if sys.argv[1:] != ['get'] or server not in table:\n"
-        "    print('credentials not found in native keychain'); sys.exit(1)\n"
-        "user, secret = table[server]\n"
-        "print(json.dumps({'ServerURL': server, 'Username': user, 'Secret': secret}))\n"
-    )
-    script.chmod(script.stat().st_mode | stat.S_IXUSR)
-    return script
 
 
 def test_credential_helpers(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from ocisign.registry.store import (
     parse_manifest_bytes,
     select_platforms,
 )
+from tests.fixtures.registry import signature_manifest
 
 
 def _json(doc: object) -> bytes:
@@ -38,17 +39,6 @@ def push_image(store: Store, arch: str, tag: str | None) -> Descriptor:
     manifest = _json({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config.to_dict(),
                       "layers": [layer.to_dict()]})
     return store.push_manifest(manifest, OCI_MANIFEST, tag)
-
-
-def signature_manifest(subject: Descriptor, payload: bytes, artifact_type: str = "") -> bytes:
-    doc: dict[str, object] = {"schemaVersion": 2, "mediaType": OCI_MANIFEST}
-    if artifact_type:
-        doc["artifactType"] = artifact_type
-    doc["config"] = Descriptor.of(EMPTY_JSON, NOTARY_SIGNATURE).to_dict()
-    doc["layers"] = [Descriptor.of(payload, "application/jose+json").to_dict()]
-    doc["subject"] = subject.plain().to_dict()
-    doc["annotations"] = {"io.cncf.notary.x509chain.thumbprint#S256": '["ab"]'}
-    return _json(doc)
 
 
 def test_layout_roundtrip(tmp_path: Path) -> None:

@@ -32,9 +32,13 @@ from ocisign.registry.store import (
     select_platforms,
     sigstore_tag,
 )
-from tests.fixtures.registry import FakeRegistry, RunningRegistry, push_test_image
-from tests.registry.test_auth_unit import make_helper
-from tests.registry.test_layout import signature_manifest
+from tests.fixtures.registry import (
+    FakeRegistry,
+    RunningRegistry,
+    make_helper,
+    push_test_image,
+    signature_manifest,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -280,6 +284,30 @@ def test_token_auth_with_identity_token(registry_token: RunningRegistry,
     desc = store.push_blob(b"pushed with an identity token", "text/plain")
     assert store.fetch_blob(desc.digest) == b"pushed with an identity token"
     assert server.requests[-1][0] == "alice"
+
+
+@pytest.mark.usefixtures("no_registry_env")
+@pytest.mark.parametrize("variant", ["registry_basic", "registry_token", "registry_token_rs256"])
+def test_concurrent_first_requests_authenticate(variant: str,
+                                                request: pytest.FixtureRequest) -> None:
+    reg: RunningRegistry = request.getfixturevalue(variant)
+    client = reg.client(jobs=8)
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            push_test_image(reg, f"conc/{variant.replace('_', '-')}:t{i}", client=client)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    store = client.store(f"{reg.host}/conc/{variant.replace('_', '-')}")
+    assert sorted(store.list_tags()) == [f"t{i}" for i in range(8)]
 
 
 def test_tls(registry_tls: RunningRegistry) -> None:

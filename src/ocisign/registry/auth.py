@@ -225,9 +225,17 @@ class Authenticator:
         return {}
 
     def challenge(
-        self, host: str, scopes: frozenset[str], header: str, token_fetcher: TokenFetcher
+        self,
+        host: str,
+        scopes: frozenset[str],
+        header: str,
+        sent: str | None,
+        token_fetcher: TokenFetcher,
     ) -> bool:
-        """React to a 401: learn the scheme, fetch a token. True if a retry makes sense."""
+        """React to a 401 of a request sent with Authorization ``sent`` (None if none).
+
+        Learns the scheme and fetches a token if needed; True if a retry makes sense.
+        """
         challenges = parse_www_authenticate(header)
         if not challenges:
             raise AuthError(f"{host} requires authentication but sent no usable challenge")
@@ -237,12 +245,14 @@ class Authenticator:
             if not creds:
                 raise AuthError(f"{host} requires credentials and none were found")
             with self._lock:
-                if host in self._basic_hosts:
-                    return False
                 self._basic_hosts.add(host)
-            return True
+            return not (sent or "").startswith("Basic ")
         if chosen.scheme != "bearer" or "realm" not in chosen.params:
             raise AuthError(f"{host} asked for unsupported authentication {chosen.scheme!r}")
+        with self._lock:  # another thread may have fetched a token meanwhile
+            cached = self._tokens.get((host, scopes))
+            if cached and cached.expires > time.monotonic() and sent != f"Bearer {cached.value}":
+                return True
         wanted = merge_scopes([*scopes, *chosen.params.get("scope", "").split(" ")])
         value, expires_in = token_fetcher(host, chosen.params, wanted, creds)
         with self._lock:

@@ -134,7 +134,8 @@ class Transport:
             if status == 401 and not auth_tried:
                 auth_tried = True
                 header = response.headers.get("WWW-Authenticate", "")
-                if self.auth.challenge(host, scopes, header, self._fetch_token):
+                sent = response.request.headers.get("Authorization")
+                if self.auth.challenge(host, scopes, header, sent, self._fetch_token):
                     continue
             if status in RETRY_STATUSES and safe and retries < self.options.max_retries:
                 delay = self._backoff(retries, response.headers.get("Retry-After"))
