@@ -445,3 +445,17 @@ def test_silent_server_times_out() -> None:
                                                 backoff=0.01))
         with pytest.raises(NetworkError, match="timed out"):
             client.store(f"{host}/x/y").resolve("v1")
+
+
+def test_single_request_upload_where_accepted(fake_registry: FakeRegistry,
+                                              registry: RunningRegistry) -> None:
+    store = store_of(fake_registry, "img/mono")
+    store.push_blob(b"one request", "text/plain")
+    assert [s.split(" ")[0] for s in fake_registry.seen] == ["HEAD", "POST"]
+    store.push_blob(b"one request", "text/plain")  # exists: only the HEAD
+    assert [s.split(" ")[0] for s in fake_registry.seen] == ["HEAD", "POST", "HEAD"]
+    client = registry.client()  # distribution answers 202: POST + PUT, remembered per host
+    dist = client.store(f"{registry.host}/img/mono")
+    for data in (b"first", b"second"):
+        assert dist.fetch_blob(dist.push_blob(data, "text/plain").digest) == data
+    assert client._monolithic_post == {registry.host: False}
