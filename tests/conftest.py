@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.fixtures.registry"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src"
 DATA = Path(__file__).resolve().parent / "data"

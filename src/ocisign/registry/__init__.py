@@ -1,1 +1,44 @@
-"""registry."""
+"""Our own OCI distribution client and OCI-layout store behind one ``Store`` interface.
+
+``open_store`` is the entry point: a ``LayoutStore`` for ``--oci-layout DIR[:tag|@digest]``,
+else a ``RegistryStore`` for ``registry/repo[:tag][@digest]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ocisign.registry.client import RegistryClient
+    from ocisign.registry.store import RegistryOptions, Store
+
+
+@dataclass(frozen=True)
+class StoreTarget:
+    """An opened store plus what the user pointed at inside it (tag or digest, may be None)."""
+
+    store: Store
+    ref: str | None
+    display: str
+
+
+def open_store(
+    reference_text: str,
+    options: RegistryOptions | None = None,
+    *,
+    oci_layout: bool = False,
+    client: RegistryClient | None = None,
+) -> StoreTarget:
+    """Open the store ``reference_text`` names (pass ``client`` to share one session)."""
+    if oci_layout:
+        from ocisign.registry.layout import LayoutStore, parse_layout_reference
+
+        path, tag, digest = parse_layout_reference(reference_text)
+        return StoreTarget(LayoutStore(path), digest or tag, reference_text)
+    from ocisign.registry.client import RegistryClient
+    from ocisign.resolve.reference import parse_reference
+
+    ref = parse_reference(reference_text)
+    client = client or RegistryClient(options)
+    return StoreTarget(client.store(ref), ref.ref, str(ref))

@@ -1,0 +1,362 @@
+"""``RegistryStore``: the Store interface over one repository of an OCI distribution registry."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+from ocisign.errors import DigestMismatchError, NotFoundError, RegistryError
+from ocisign.oci import (
+    DOCKER_LIST,
+    DOCKER_MANIFEST,
+    DOCKER_SCHEMA1,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Descriptor,
+    check_digest,
+    is_digest,
+    sha256_digest,
+)
+from ocisign.registry.store import (
+    REFERRERS_API,
+    TAG_SCHEMA,
+    Manifest,
+    ReferrerPush,
+    RegistryOptions,
+    build_index,
+    parse_manifest_bytes,
+    referrers_tag,
+)
+from ocisign.registry.transport import Transport
+from ocisign.resolve.reference import Reference, parse_reference
+
+if TYPE_CHECKING:
+    import requests
+
+log = logging.getLogger(__name__)
+
+MANIFEST_ACCEPT = ", ".join((OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST, DOCKER_SCHEMA1))
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+
+_subject_locks: dict[tuple[str, str, str], threading.Lock] = {}
+_subject_locks_guard = threading.Lock()
+
+
+@contextmanager
+def _subject_lock(host: str, repository: str, digest: str) -> Iterator[None]:
+    """Serialise referrers-index updates per subject within this process."""
+    with _subject_locks_guard:
+        lock = _subject_locks.setdefault((host, repository, digest), threading.Lock())
+    with lock:
+        yield
+
+
+class RegistryClient:
+    """Shared transport (session, auth, token cache) for many repositories."""
+
+    def __init__(self, options: RegistryOptions | None = None) -> None:
+        self.options = options or RegistryOptions()
+        self.transport = Transport(self.options)
+        self._no_referrers_api: set[tuple[str, str]] = set()
+        self._monolithic_post: dict[str, bool] = {}
+        self._lock = threading.Lock()
+
+    def store(self, reference: Reference | str) -> RegistryStore:
+        """The RegistryStore for the repository of ``reference``."""
+        ref = parse_reference(reference) if isinstance(reference, str) else reference
+        return RegistryStore(self, ref.api_host, ref.repository, ref.registry)
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+class RegistryStore:
+    """One repository on one registry (implements ``ocisign.registry.store.Store``)."""
+
+    def __init__(
+        self, client: RegistryClient, host: str, repository: str, registry: str | None = None
+    ) -> None:
+        self.client = client
+        self.host = host
+        self.repository = repository
+        self.registry = registry or host
+        self._pull = frozenset({f"repository:{repository}:pull"})
+        self._push = frozenset({f"repository:{repository}:pull,push"})
+        self._delete = frozenset({f"repository:{repository}:delete"})
+
+    @property
+    def name(self) -> str:
+        return f"{self.registry}/{self.repository}"
+
+    def _path(self, kind: str, ref: str = "") -> str:
+        return f"/v2/{self.repository}/{kind}/{ref}"
+
+    # -- manifests ---------------------------------------------------------------------
+
+    def resolve(self, reference: str) -> Descriptor:
+        response = self.client.transport.request(
+            "HEAD",
+            self.host,
+            self._path("manifests", reference),
+            scopes=self._pull,
+            headers={"Accept": MANIFEST_ACCEPT},
+            what=f"resolve {self.name}:{reference}" if not is_digest(reference) else "",
+        )
+        digest = response.headers.get("Docker-Content-Digest", "")
+        size = response.headers.get("Content-Length", "")
+        media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        if not is_digest(digest) or not size.isdigit() or not media_type:
+            return self.fetch_manifest(reference).descriptor
+        if is_digest(reference) and digest != reference:
+            raise DigestMismatchError(f"{self.name}: registry answered {digest} for {reference}")
+        return Descriptor(media_type, digest, int(size))
+
+    def fetch_manifest(self, reference: str) -> Manifest:
+        response = self.client.transport.request(
+            "GET",
+            self.host,
+            self._path("manifests", reference),
+            scopes=self._pull,
+            headers={"Accept": MANIFEST_ACCEPT},
+            what=f"get manifest {self.name}{'@' if is_digest(reference) else ':'}{reference}",
+        )
+        raw = response.content
+        if len(raw) > MAX_MANIFEST_BYTES:
+            raise RegistryError(f"manifest {self.name}:{reference} is larger than 4 MiB")
+        digest = sha256_digest(raw)
+        if is_digest(reference):
+            check_digest(raw, reference)
+            digest = reference
+        else:
+            announced = response.headers.get("Docker-Content-Digest", "")
+            if announced.startswith("sha256:") and announced != digest:
+                raise DigestMismatchError(
+                    f"{self.name}:{reference}: content hashes to {digest}, "
+                    f"registry announced {announced}"
+                )
+        media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        parsed = parse_manifest_bytes(raw, None)
+        return Manifest(raw, parsed.media_type or media_type, digest)
+
+    def _put_manifest(
+        self, data: bytes, media_type: str, tag: str | None
+    ) -> tuple[Descriptor, bool]:
+        digest = sha256_digest(data)
+        response = self.client.transport.request(
+            "PUT",
+            self.host,
+            self._path("manifests", tag or digest),
+            scopes=self._push,
+            headers={"Content-Type": media_type},
+            data=data,
+            ok=(200, 201, 202),
+            retry_safe=True,
+            what=f"push manifest {self.name}:{tag or digest}",
+        )
+        answered = response.headers.get("Docker-Content-Digest", "")
+        if answered and answered != digest:
+            raise DigestMismatchError(
+                f"{self.name}: registry stored the manifest as {answered}, expected {digest}"
+            )
+        return Descriptor(media_type, digest, len(data)), "OCI-Subject" in response.headers
+
+    def push_manifest(self, data: bytes, media_type: str, tag: str | None = None) -> Descriptor:
+        return self._put_manifest(data, media_type, tag)[0]
+
+    def delete_manifest(self, digest: str) -> None:
+        self.client.transport.request(
+            "DELETE",
+            self.host,
+            self._path("manifests", digest),
+            scopes=self._delete,
+            ok=(200, 202),
+            what=f"delete {self.name}@{digest}",
+        )
+
+    def list_tags(self, page_size: int | None = None) -> list[str]:
+        """All tags, following ``Link`` pagination."""
+        tags: list[str] = []
+        path = f"/v2/{self.repository}/tags/list"
+        params: dict[str, str] | None = {"n": str(page_size)} if page_size else None
+        while True:
+            response = self.client.transport.request(
+                "GET", self.host, path, scopes=self._pull, params=params,
+                what=f"list tags of {self.name}",
+            )
+            tags.extend(response.json().get("tags") or [])
+            link = response.links.get("next", {}).get("url")
+            if not link:
+                return tags
+            nxt = urlsplit(urljoin(f"http://{self.host}{path}", link))
+            path = nxt.path
+            params = {k: v[-1] for k, v in parse_qs(nxt.query).items()}
+
+    # -- blobs -------------------------------------------------------------------------
+
+    def blob_exists(self, digest: str) -> bool:
+        response = self.client.transport.request(
+            "HEAD", self.host, self._path("blobs", digest), scopes=self._pull, ok=(200, 404)
+        )
+        return response.status_code == 200
+
+    def fetch_blob(self, digest: str) -> bytes:
+        response = self.client.transport.request(
+            "GET", self.host, self._path("blobs", digest), scopes=self._pull,
+            what=f"get blob {self.name}@{digest}",
+        )
+        check_digest(response.content, digest)
+        return response.content
+
+    def mount_blob(self, digest: str, from_repository: str) -> bool:
+        """Cross-repository mount; False if the registry would not mount it."""
+        scopes = self._push | {f"repository:{from_repository}:pull"}
+        response = self.client.transport.request(
+            "POST", self.host, f"/v2/{self.repository}/blobs/uploads/", scopes=frozenset(scopes),
+            params={"mount": digest, "from": from_repository}, ok=(201, 202),
+            retry_safe=True, what=f"mount {digest} into {self.name}",
+        )
+        return response.status_code == 201
+
+    def push_blob(self, data: bytes, media_type: str) -> Descriptor:
+        desc = Descriptor.of(data, media_type)
+        if self.blob_exists(desc.digest):
+            return desc
+        transport = self.client.transport
+        uploads = f"/v2/{self.repository}/blobs/uploads/"
+        what = f"upload blob {desc.digest} to {self.name}"
+        chunked = len(data) > self.client.options.chunk_size
+        monolithic = not chunked and self.client._monolithic_post.get(self.host, True)
+        response = transport.request(
+            "POST", self.host, uploads, scopes=self._push,
+            params={"digest": desc.digest} if monolithic else None,
+            headers={"Content-Type": "application/octet-stream"} if monolithic else None,
+            data=data if monolithic else None, ok=(201, 202), retry_safe=True, what=what,
+        )
+        if response.status_code == 201:
+            return desc
+        if monolithic:
+            with self.client._lock:
+                self.client._monolithic_post[self.host] = False
+        location = self._location(response)
+        if chunked:
+            size = self.client.options.chunk_size
+            for start in range(0, len(data), size):
+                chunk = data[start : start + size]
+                response = transport.request(
+                    "PATCH", self.host, location, scopes=self._push,
+                    headers={
+                        "Content-Type": "application/octet-stream",
+                        "Content-Range": f"{start}-{start + len(chunk) - 1}",
+                    },
+                    data=chunk, ok=(202,), retry_safe=False, what=what,
+                )
+                location = self._location(response)
+            body: bytes | None = None
+        else:
+            body = data
+        transport.request(
+            "PUT", self.host, location.split("?")[0], scopes=self._push,
+            params=_with_digest(location, desc.digest),
+            headers={"Content-Type": "application/octet-stream"},
+            data=body, ok=(201, 204), retry_safe=False, what=what,
+        )
+        return desc
+
+    def _location(self, response: requests.Response) -> str:
+        location = response.headers.get("Location")
+        if not location:
+            raise RegistryError(f"{self.host} started an upload without a Location header")
+        return urljoin(self.client.transport.url(self.host, "/"), location)
+
+    # -- referrers ---------------------------------------------------------------------
+
+    def referrers(self, subject_digest: str, artifact_type: str | None = None) -> list[Descriptor]:
+        key = (self.host, self.repository)
+        found: list[Descriptor] | None = None
+        if key not in self.client._no_referrers_api:
+            found = self._referrers_api(subject_digest, artifact_type)
+            if found is None:
+                with self.client._lock:
+                    self.client._no_referrers_api.add(key)
+        if found is None:
+            try:
+                index = self.fetch_manifest(referrers_tag(subject_digest))
+            except NotFoundError:
+                return []
+            found = index.manifests
+        if artifact_type:
+            found = [d for d in found if d.artifact_type == artifact_type]
+        return found
+
+    def _referrers_api(
+        self, subject_digest: str, artifact_type: str | None
+    ) -> list[Descriptor] | None:
+        """The Referrers API answer (all pages), or None if the registry lacks the API."""
+        path = self._path("referrers", subject_digest)
+        params = {"artifactType": artifact_type} if artifact_type else None
+        found: list[Descriptor] = []
+        while True:
+            response = self.client.transport.request(
+                "GET", self.host, path, scopes=self._pull, params=params,
+                headers={"Accept": OCI_INDEX}, ok=(200, 404, 400, 405),
+                what=f"list referrers of {self.name}@{subject_digest}",
+            )
+            content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+            if response.status_code != 200 or content_type != OCI_INDEX:
+                return None
+            found.extend(Descriptor.from_dict(d) for d in response.json().get("manifests") or [])
+            link = response.links.get("next", {}).get("url")
+            if not link:
+                return found
+            nxt = urlsplit(urljoin(f"http://{self.host}{path}", link))
+            path, params = nxt.path, {k: v[-1] for k, v in parse_qs(nxt.query).items()}
+
+    def push_referrer(
+        self, data: bytes, media_type: str, *, force_tag_schema: bool = True
+    ) -> ReferrerPush:
+        manifest = parse_manifest_bytes(data, media_type)
+        subject = manifest.subject
+        if subject is None:
+            raise RegistryError("a referrer manifest must carry a subject")
+        desc, handled = self._put_manifest(data, media_type, None)
+        if handled and not force_tag_schema:
+            return ReferrerPush(desc, REFERRERS_API)
+        warnings = self._index_referrer(subject.digest, manifest.referrer_descriptor())
+        return ReferrerPush(desc, TAG_SCHEMA, tuple(warnings))
+
+    def _index_referrer(self, subject_digest: str, entry: Descriptor) -> list[str]:
+        """Read-modify-write the ``sha256-<hex>`` index; delete the old one (warn on failure)."""
+        tag = referrers_tag(subject_digest)
+        with _subject_lock(self.host, self.repository, subject_digest):
+            try:
+                old: Manifest | None = self.fetch_manifest(tag)
+            except NotFoundError:
+                old = None
+            entries = old.manifests if old else []
+            if any(d.digest == entry.digest for d in entries):
+                return []
+            new = build_index([*entries, entry])
+            self.push_manifest(new, OCI_INDEX, tag)
+            if old is None or old.digest == sha256_digest(new):
+                return []
+            try:
+                self.delete_manifest(old.digest)
+            except RegistryError as exc:
+                message = (
+                    f"could not delete the old referrers index {old.digest} of {self.name}: "
+                    f"{exc.message}; the registry may need garbage collection"
+                )
+                log.warning("%s", message)
+                return [message]
+            return []
+
+
+def _with_digest(location: str, digest: str) -> dict[str, str]:
+    """Query parameters for the final upload PUT: the Location's own, plus ``digest``."""
+    params = {k: v[-1] for k, v in parse_qs(urlsplit(location).query).items()}
+    params["digest"] = digest
+    return params

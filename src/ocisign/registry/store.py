@@ -1,0 +1,245 @@
+"""The one storage interface (``Store``) over a registry repository or an OCI layout.
+
+Shared shapes: ``Manifest`` (exact bytes + media type + digest), ``ReferrerPush``,
+``RegistryOptions``; tag naming for the referrers tag schema and sigstore ``.sig`` tags;
+platform selection over an index (hangar's --arch/--os filter).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Final, Literal, Protocol, runtime_checkable
+
+from ocisign.errors import RegistryError
+from ocisign.oci import INDEX_TYPES, MANIFEST_TYPES, Descriptor, Platform, is_digest
+
+REFERRERS_API: Final = "referrers-api"
+TAG_SCHEMA: Final = "tag-schema"
+LAYOUT_INDEX: Final = "oci-layout"
+Mechanism = Literal["referrers-api", "tag-schema", "oci-layout"]
+
+
+@dataclass(frozen=True)
+class RegistryOptions:
+    """How to reach registries: credentials, TLS and transport limits."""
+
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    insecure: bool = False
+    tls_verify: bool = True
+    ca_file: str | None = None
+    timeout: float = 30.0
+    connect_timeout: float = 10.0
+    jobs: int = 8
+    max_retries: int = 3
+    backoff: float = 0.25
+    max_retry_after: float = 10.0
+    chunk_size: int = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A manifest or index exactly as stored: raw bytes, media type and digest."""
+
+    raw: bytes
+    media_type: str
+    digest: str
+
+    @cached_property
+    def _doc(self) -> dict[str, Any]:
+        try:
+            doc = json.loads(self.raw)
+        except ValueError as exc:
+            raise RegistryError(f"manifest {self.digest} is not valid JSON: {exc}") from exc
+        if not isinstance(doc, dict):
+            raise RegistryError(f"manifest {self.digest} is not a JSON object")
+        return doc
+
+    @property
+    def descriptor(self) -> Descriptor:
+        """The plain descriptor (mediaType, digest, size) of this manifest."""
+        return Descriptor(self.media_type, self.digest, len(self.raw))
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_TYPES
+
+    @property
+    def is_image(self) -> bool:
+        return self.media_type in MANIFEST_TYPES
+
+    @property
+    def config(self) -> Descriptor | None:
+        cfg = self._doc.get("config")
+        return Descriptor.from_dict(cfg) if isinstance(cfg, dict) else None
+
+    @property
+    def layers(self) -> list[Descriptor]:
+        return [Descriptor.from_dict(d) for d in self._doc.get("layers") or []]
+
+    @property
+    def manifests(self) -> list[Descriptor]:
+        """An index's entries (empty for an image manifest)."""
+        return [Descriptor.from_dict(d) for d in self._doc.get("manifests") or []]
+
+    @property
+    def subject(self) -> Descriptor | None:
+        subj = self._doc.get("subject")
+        return Descriptor.from_dict(subj) if isinstance(subj, dict) else None
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in (self._doc.get("annotations") or {}).items()}
+
+    @property
+    def artifact_type(self) -> str:
+        """``artifactType``, else ``config.mediaType`` (how referrers lists classify it)."""
+        explicit = self._doc.get("artifactType")
+        if explicit:
+            return str(explicit)
+        cfg = self.config
+        return cfg.media_type if cfg else ""
+
+    def referrer_descriptor(self) -> Descriptor:
+        """The descriptor a referrers list holds for this manifest."""
+        return Descriptor(
+            self.media_type,
+            self.digest,
+            len(self.raw),
+            annotations=self.annotations,
+            artifact_type=self.artifact_type,
+        )
+
+
+@dataclass(frozen=True)
+class ReferrerPush:
+    """The result of ``push_referrer``: the pushed manifest and how it was indexed."""
+
+    descriptor: Descriptor
+    mechanism: Mechanism
+    warnings: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class Store(Protocol):
+    """One repository on a registry, or one OCI image layout directory."""
+
+    @property
+    def name(self) -> str:
+        """Display name: ``registry/repository`` or the layout directory."""
+        ...
+
+    def resolve(self, reference: str) -> Descriptor:
+        """Tag or digest -> descriptor of the manifest (NotFoundError if absent)."""
+        ...
+
+    def fetch_manifest(self, reference: str) -> Manifest:
+        """Manifest bytes for a tag or digest, digest-checked."""
+        ...
+
+    def fetch_blob(self, digest: str) -> bytes:
+        """Blob bytes, digest-checked."""
+        ...
+
+    def blob_exists(self, digest: str) -> bool: ...
+
+    def push_blob(self, data: bytes, media_type: str) -> Descriptor:
+        """Store a blob (skipped if already present)."""
+        ...
+
+    def push_manifest(self, data: bytes, media_type: str, tag: str | None = None) -> Descriptor:
+        """Store manifest bytes as they are, under ``tag`` or by digest only."""
+        ...
+
+    def list_tags(self) -> list[str]: ...
+
+    def delete_manifest(self, digest: str) -> None: ...
+
+    def referrers(self, subject_digest: str, artifact_type: str | None = None) -> list[Descriptor]:
+        """Manifests whose ``subject`` is ``subject_digest``, optionally of one artifact type."""
+        ...
+
+    def push_referrer(
+        self, data: bytes, media_type: str, *, force_tag_schema: bool = True
+    ) -> ReferrerPush:
+        """Push a manifest carrying ``subject`` and make it findable by ``referrers``."""
+        ...
+
+
+def referrers_tag(digest: str) -> str:
+    """The referrers tag schema tag of ``digest``: ``sha256-<hex>``."""
+    if not is_digest(digest):
+        raise RegistryError(f"not a digest: {digest!r}")
+    algo, _, hexpart = digest.partition(":")
+    return f"{algo}-{hexpart}"
+
+
+def sigstore_tag(digest: str, suffix: str = "sig") -> str:
+    """The cosign attachment tag of ``digest``: ``sha256-<hex>.sig`` (or ``.att``...)."""
+    return f"{referrers_tag(digest)}.{suffix}"
+
+
+def platform_matches(
+    platform: Platform | None, archs: Collection[str] = (), oses: Collection[str] = ()
+) -> bool:
+    """Hangar's filter: an empty arch/os or an empty set passes; ``unknown`` never does."""
+    if platform is None:
+        return True
+    for value, allowed in ((platform.architecture, archs), (platform.os, oses)):
+        if value == "unknown":
+            return False
+        if value and allowed and value not in allowed:
+            return False
+    return True
+
+
+def select_platforms(
+    index: Manifest, archs: Collection[str] = (), oses: Collection[str] = ()
+) -> list[Descriptor]:
+    """The entries of ``index`` that pass the --arch/--os filter, in index order."""
+    return [d for d in index.manifests if platform_matches(d.platform, archs, oses)]
+
+
+def image_platform(store: Store, manifest: Manifest) -> Platform | None:
+    """A single-image manifest's platform, read from its config blob (None if it has none)."""
+    cfg = manifest.config
+    if cfg is None:
+        return None
+    try:
+        doc = json.loads(store.fetch_blob(cfg.digest))
+    except ValueError as exc:
+        raise RegistryError(f"config blob {cfg.digest} is not valid JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        return None
+    return Platform(
+        architecture=str(doc.get("architecture") or ""),
+        os=str(doc.get("os") or ""),
+        variant=str(doc.get("variant") or ""),
+        os_version=str(doc.get("os.version") or ""),
+    )
+
+
+def build_index(manifests: list[Descriptor], annotations: dict[str, str] | None = None) -> bytes:
+    """Compact JSON bytes of an OCI index holding ``manifests``."""
+    doc: dict[str, Any] = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [d.to_dict() for d in manifests],
+    }
+    if annotations:
+        doc["annotations"] = annotations
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def parse_manifest_bytes(data: bytes, media_type: str | None = None) -> Manifest:
+    """Wrap pushed bytes as a Manifest (media type from the argument or the JSON)."""
+    from ocisign.oci import sha256_digest
+
+    digest = sha256_digest(data)
+    if media_type:
+        return Manifest(data, media_type, digest)
+    probe = Manifest(data, "", digest)
+    return Manifest(data, str(probe._doc.get("mediaType") or ""), digest)

@@ -1,0 +1,302 @@
+"""HTTP transport for the distribution API: one pooled session, timeouts, retries, auth.
+
+Every request has explicit (connect, read) timeouts. 429/502/503/504 and connection
+errors are retried a bounded number of times with exponential backoff + jitter, honouring
+a capped ``Retry-After``; requests that are not safe to repeat (an upload's PATCH/PUT) are
+not retried. A 401 is answered once with credentials (Basic) or a fresh Bearer token.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from ocisign.errors import AuthError, NetworkError, NotFoundError, RegistryError
+from ocisign.registry.auth import Authenticator, Credentials, may_send_credentials
+from ocisign.registry.store import RegistryOptions
+from ocisign.resolve.reference import is_loopback_host
+
+if TYPE_CHECKING:
+    import requests
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+IDEMPOTENT = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
+USER_AGENT = "ocisign"
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def _registry_error_text(response: requests.Response) -> str:
+    """The first ``errors[].message`` of a distribution error body, if any."""
+    try:
+        body = response.json()
+        errors = body.get("errors") or []
+        first = errors[0]
+        return f"{first.get('code', '')}: {first.get('message', '')}".strip(": ")
+    except (ValueError, AttributeError, IndexError, TypeError):
+        return ""
+
+
+class Transport:
+    """Thread-safe HTTP access to registries with one pooled ``requests.Session``."""
+
+    def __init__(self, options: RegistryOptions | None = None) -> None:
+        import requests
+        from requests.adapters import HTTPAdapter
+
+        self.options = options or RegistryOptions()
+        self.session = requests.Session()
+        pool = max(10, self.options.jobs)
+        adapter = HTTPAdapter(pool_connections=pool, pool_maxsize=pool, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.session.headers["User-Agent"] = USER_AGENT
+        # passed on every request: a session-level verify loses to REQUESTS_CA_BUNDLE
+        self.verify: bool | str = True
+        if self.options.ca_file:
+            self.verify = self.options.ca_file
+        elif not self.options.tls_verify:
+            import warnings
+
+            from urllib3.exceptions import InsecureRequestWarning
+
+            self.verify = False
+            warnings.filterwarnings("ignore", category=InsecureRequestWarning)
+        self.auth = Authenticator(self.options.username, self.options.password)
+        self._schemes: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        return (self.options.connect_timeout, self.options.timeout)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def scheme(self, host: str) -> str:
+        """``http`` for --insecure, ``https`` otherwise (loopback may fall back to http)."""
+        with self._lock:
+            if host in self._schemes:
+                return self._schemes[host]
+        return "http" if self.options.insecure else "https"
+
+    def url(self, host: str, path: str) -> str:
+        return f"{self.scheme(host)}://{host}{path}"
+
+    def request(
+        self,
+        method: str,
+        host: str,
+        path: str,
+        *,
+        scopes: frozenset[str],
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        data: bytes | None = None,
+        ok: tuple[int, ...] = (200,),
+        retry_safe: bool | None = None,
+        what: str = "",
+    ) -> requests.Response:
+        """Send one API request; return the response if its status is in ``ok``.
+
+        ``path`` may also be an absolute URL (an upload Location). Raises AuthError,
+        NotFoundError, NetworkError or RegistryError otherwise.
+        """
+        safe = method in IDEMPOTENT if retry_safe is None else retry_safe
+        what = what or f"{method} {path}"
+        retries = 0
+        auth_tried = False
+        while True:
+            response = self._send_once(method, host, path, scopes, params, headers, data, safe)
+            status = response.status_code
+            if status == 401 and not auth_tried:
+                auth_tried = True
+                header = response.headers.get("WWW-Authenticate", "")
+                sent = response.request.headers.get("Authorization")
+                if self.auth.challenge(host, scopes, header, sent, self._fetch_token):
+                    continue
+            if status in RETRY_STATUSES and safe and retries < self.options.max_retries:
+                delay = self._backoff(retries, response.headers.get("Retry-After"))
+                log.debug("%s -> %s, retrying in %.2fs", what, status, delay)
+                retries += 1
+                time.sleep(delay)
+                continue
+            if status in ok:
+                return response
+            self._raise_for(response, host, what)
+
+    def _send_once(
+        self,
+        method: str,
+        host: str,
+        path: str,
+        scopes: frozenset[str],
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        data: bytes | None,
+        safe: bool,
+    ) -> requests.Response:
+        """One request with connection-error retries (and the loopback http fallback)."""
+        import requests
+
+        retries = 0
+        while True:
+            url = path if "://" in path else self.url(host, path)
+            all_headers = dict(headers or {})
+            if urlsplit(url).netloc == host:
+                all_headers.update(self.auth.headers(host, scopes))
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    headers=all_headers,
+                    data=data,
+                    timeout=self.timeout,
+                    verify=self.verify,
+                    allow_redirects=method in ("GET", "HEAD"),
+                )
+                log.debug("%s %s -> %s", method, url.split("?")[0], response.status_code)
+                return response
+            except requests.exceptions.SSLError as exc:
+                if (
+                    is_loopback_host(host)
+                    and urlsplit(url).scheme == "https"
+                    and "CERTIFICATE_VERIFY_FAILED" not in str(exc)
+                    and "://" not in path
+                ):
+                    log.debug("%s does not speak TLS; using plain HTTP (loopback)", host)
+                    with self._lock:
+                        self._schemes[host] = "http"
+                    continue
+                raise NetworkError(
+                    f"TLS connection to {host} failed: {_short(exc)}",
+                    "pass --ca-file with the registry's CA, or use --insecure-registry",
+                ) from exc
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                if safe and retries < self.options.max_retries:
+                    delay = self._backoff(retries, None)
+                    log.debug("%s %s failed (%s), retry in %.2fs", method, url, _short(exc), delay)
+                    retries += 1
+                    time.sleep(delay)
+                    continue
+                raise NetworkError(f"cannot reach registry {host}: {_short(exc)}") from exc
+
+    def _backoff(self, attempt: int, retry_after: str | None) -> float:
+        delay = self.options.backoff * (2.0**attempt)
+        delay += random.uniform(0, delay / 2)  # noqa: S311 - jitter, not cryptography
+        hinted = parse_retry_after(retry_after)
+        if hinted is not None:
+            delay = max(delay, hinted)
+        return min(delay, self.options.max_retry_after)
+
+    def _raise_for(self, response: requests.Response, host: str, what: str) -> Any:
+        status = response.status_code
+        detail = _registry_error_text(response)
+        suffix = f" ({detail})" if detail else ""
+        if status == 401:
+            if "insufficient_scope" in response.headers.get("WWW-Authenticate", ""):
+                raise AuthError(
+                    f"{host} denied {what}: the credentials lack permission{suffix}",
+                    "the account lacks permission for this repository or action",
+                )
+            if self.auth.credentials(host):
+                raise AuthError(
+                    f"{host} rejected the credentials for {what}{suffix}",
+                    "check the username and password (or docker login again)",
+                )
+            raise AuthError(f"{host} requires authentication for {what}{suffix}")
+        if status == 403:
+            raise AuthError(
+                f"{host} denied {what}{suffix}",
+                "the account lacks permission for this repository or action",
+            )
+        if status == 404:
+            raise NotFoundError(f"{what}: not found on {host}{suffix}")
+        if status in RETRY_STATUSES:
+            raise NetworkError(f"{host} kept answering {status} to {what}{suffix}")
+        raise RegistryError(f"{host} answered {status} to {what}{suffix}")
+
+    def _fetch_token(
+        self, host: str, params: dict[str, str], scopes: list[str], creds: Credentials | None
+    ) -> tuple[str, float]:
+        """Get a Bearer token from the challenge's realm (credentials only where allowed)."""
+        import requests
+
+        realm = params["realm"]
+        if creds and not may_send_credentials(host, realm):
+            log.warning("not sending credentials to token realm %s over plain HTTP", realm)
+            creds = None
+        query: list[tuple[str, str]] = []
+        if params.get("service"):
+            query.append(("service", params["service"]))
+        query.extend(("scope", s) for s in scopes)
+        log.debug("fetching token from %s for %s", realm, " ".join(scopes))
+        try:
+            if creds and creds.identity_token:
+                form = {
+                    "grant_type": "refresh_token",
+                    "refresh_token": creds.identity_token,
+                    "client_id": USER_AGENT,
+                    "service": params.get("service", ""),
+                    "scope": " ".join(scopes),
+                }
+                response = self.session.post(
+                    realm, data=form, timeout=self.timeout, verify=self.verify
+                )
+            else:
+                headers = {"Authorization": creds.basic_header()} if creds else {}
+                response = self.session.get(
+                    realm, params=query, headers=headers, timeout=self.timeout, verify=self.verify
+                )
+        except requests.exceptions.RequestException as exc:
+            raise NetworkError(f"cannot reach token server for {host}: {_short(exc)}") from exc
+        if response.status_code in (401, 403):
+            if creds:
+                raise AuthError(
+                    f"the token server for {host} rejected the credentials",
+                    "check the username and password (or docker login again)",
+                )
+            raise AuthError(f"{host} requires credentials and none were found")
+        if response.status_code != 200:
+            raise AuthError(f"the token server for {host} answered {response.status_code}")
+        try:
+            body = json.loads(response.content)
+            token = str(body.get("token") or body.get("access_token") or "")
+            expires_in = float(body.get("expires_in") or 60)
+        except (ValueError, AttributeError) as exc:
+            raise AuthError(f"the token server for {host} sent a malformed answer") from exc
+        if not token:
+            raise AuthError(f"the token server for {host} sent no token")
+        return token, max(1.0, expires_in - min(10.0, expires_in / 10))
+
+
+def _short(exc: BaseException) -> str:
+    """A one-line, secret-free summary of a requests/urllib3 exception."""
+    text = str(exc)
+    for marker in ("Connection refused", "timed out", "Connection reset", "Name or service"):
+        if marker in text:
+            return marker.lower()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
