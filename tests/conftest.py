@@ -10,13 +10,11 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.registry"]
-
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src"
 DATA = Path(__file__).resolve().parent / "data"
 
-pytest_plugins = ["tests.fixtures.skopeo"]
+pytest_plugins = ["tests.fixtures.registry", "tests.fixtures.skopeo"]
 
 
 def cli_env(**extra: str) -> dict[str, str]:
