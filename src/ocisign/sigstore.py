@@ -1,0 +1,189 @@
+"""Sign images the sigstore way: a simple-signing payload appended to the ``.sig`` manifest.
+
+``load_sigstore_key`` reads the key (cosign/sigstore encrypted, or plain PEM);
+``SigstoreAttacher.sign`` signs one target of a resolved reference. The format itself
+(payload, signature, ``.sig`` manifest) is :mod:`ocisign.envelopes.simplesigning`; this
+module adds the registry round trip: read the ``.sig`` manifest, skip a target that is
+already signed by this key for this identity, append, push, and check that the push
+survived concurrent writers (retrying the append if another writer overwrote it).
+
+Requests for a new signature on an image without a ``.sig`` manifest (distribution 2.8):
+GET ``.sig`` (404), payload and config uploads (POST + PUT each, no existence check:
+both blobs are new), PUT manifest, HEAD ``.sig`` to confirm = 7.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from ocisign.batch import Outcome, Status
+from ocisign.envelopes import simplesigning as ss
+from ocisign.errors import NotFoundError, PassphraseError, SignatureError
+from ocisign.oci import OCI_CONFIG, OCI_MANIFEST, SIMPLESIGNING, Descriptor
+
+if TYPE_CHECKING:
+    from ocisign.registry.store import Manifest, Store
+    from ocisign.resolve.targets import Resolved, Target
+
+Identity = Literal["containers", "cosign"]
+IDENTITIES: tuple[Identity, ...] = ("containers", "cosign")
+MAX_ATTEMPTS = 5  # appends tried when other writers keep overwriting the .sig manifest
+KEY_SOURCES_HINT = (
+    "pass --sigstore-passphrase-file FILE, or set OCISIGN_PASSWORD or COSIGN_PASSWORD"
+)
+
+_tag_locks: dict[tuple[str, str], threading.Lock] = {}
+_tag_locks_guard = threading.Lock()
+
+
+@dataclass(frozen=True)
+class SigstoreKey:
+    """A signing key and its public key (derived from it)."""
+
+    private_key: ss.PrivateKey
+    public_key: ss.PublicKey
+
+
+def load_sigstore_key(path: Path, passphrase_file: Path | None) -> SigstoreKey:
+    """Load a cosign/sigstore encrypted key (either PEM label) or a plain PEM private key.
+
+    The passphrase (encrypted keys only) comes from ``passphrase_file`` (trimmed),
+    ``OCISIGN_PASSWORD``, ``COSIGN_PASSWORD`` or a no-echo prompt on a terminal. A SEC1 key
+    inside the encryption is rejected as cosign rejects it; key types are the ones
+    containers/image signs with (ECDSA P-256/384/521, RSA >= 2048 bits, Ed25519).
+    """
+    from ocisign.keys.cosign import load_signing_key
+    from ocisign.keys.passphrase import read_passphrase
+
+    def passphrase() -> bytes:
+        return read_passphrase(passphrase_file, key_path=str(path))
+
+    try:
+        private_key = load_signing_key(path, passphrase)
+    except PassphraseError as err:
+        raise PassphraseError(err.message, KEY_SOURCES_HINT) from None
+    ss.sign_payload(private_key, b"probe")  # KeyError_ for a key type/size cosign refuses
+    return SigstoreKey(private_key, private_key.public_key())
+
+
+@contextmanager
+def _tag_lock(store_name: str, tag: str) -> Iterator[None]:
+    """Serialise appends to one ``.sig`` tag within this process."""
+    with _tag_locks_guard:
+        lock = _tag_locks.setdefault((store_name, tag), threading.Lock())
+    with lock:
+        yield
+
+
+class SigstoreAttacher:
+    """Signs targets with one key; thread-safe, one instance per run.
+
+    ``identity="containers"`` (default) writes what skopeo/podman write: the reference as
+    the user wrote it (``name:tag`` or ``name@digest``; an index's instances get the same
+    reference, as ``skopeo copy --all`` does) with creator and timestamp in ``optional``.
+    ``identity="cosign"`` writes cosign's repository-only reference with ``optional`` null.
+    """
+
+    def __init__(self, key: SigstoreKey, *, identity: Identity = "containers") -> None:
+        if identity not in IDENTITIES:
+            raise ValueError(f"unknown sigstore identity {identity!r}")
+        self.key = key
+        self.identity = identity
+
+    def docker_reference(self, resolved: Resolved) -> str:
+        """The payload's ``docker-reference`` for targets of ``resolved``."""
+        return resolved.user_reference if self.identity == "containers" else resolved.name
+
+    def sign(self, resolved: Resolved, target: Target, *, force: bool) -> Outcome:
+        """Sign ``target`` unless it already carries our signature for this identity.
+
+        Returns a SIGNED or ALREADY_SIGNED outcome; raises ``OcisignError`` on failure.
+        """
+        store, digest = resolved.store, target.descriptor.digest
+        tag = ss.sig_tag(digest)
+        reference = self.docker_reference(resolved)
+        optional = ss.containers_image_optional() if self.identity == "containers" else None
+        payload = ss.build_payload(reference, digest, optional=optional)
+        signature = ss.sign_payload(self.key.private_key, payload)
+        data = {"format": "sigstore", "identity": reference, "tag": tag}
+
+        def outcome(status: Status, sig_digest: str, detail: str) -> Outcome:
+            data["signatureDigest"] = sig_digest
+            return Outcome(status, resolved.display(digest), digest, detail, data)
+
+        with _tag_lock(store.name, tag):
+            for attempt in range(MAX_ATTEMPTS):
+                current = _fetch_optional(store, tag)
+                first = attempt == 0 and not force
+                if first and current and self._signed_by_us(store, current, digest, reference):
+                    return outcome(Status.ALREADY_SIGNED, current.digest,
+                                   "already signed by this key for this identity")
+                config = _fetch_config(store, current) if current else None
+                result = ss.append_signature(
+                    current.raw if current else None, config, payload, signature
+                )
+                if not result.changed:  # our layer is there (a writer kept it)
+                    assert current is not None
+                    status = Status.SIGNED if attempt else Status.ALREADY_SIGNED
+                    return outcome(status, current.digest, "signature present")
+                pushed = _push(store, tag, payload, result)
+                if _still_tagged(store, tag, pushed.digest):
+                    return outcome(Status.SIGNED, pushed.digest, "signed")
+        raise SignatureError(
+            f"{resolved.display(digest)}: the signature manifest {tag} was overwritten by "
+            f"other writers {MAX_ATTEMPTS} times in a row",
+            "another tool is signing the same image right now; run again when it is done",
+        )
+
+    def _signed_by_us(
+        self, store: Store, current: Manifest, digest: str, reference: str
+    ) -> bool:
+        """True if a layer verifies with our key for ``digest`` and has our identity."""
+        for layer in ss.parse_sig_manifest(current.raw):
+            if layer.descriptor.media_type != SIMPLESIGNING or not layer.signature:
+                continue
+            results = ss.verify_layers(
+                [layer], lambda d: store.fetch_blob(d.digest), [self.key.public_key], digest
+            )
+            payload = results[0].payload
+            if results[0].ok and payload and payload.docker_reference == reference:
+                return True
+        return False
+
+
+def _fetch_optional(store: Store, tag: str) -> Manifest | None:
+    try:
+        return store.fetch_manifest(tag)
+    except NotFoundError:
+        return None
+
+
+def _fetch_config(store: Store, manifest: Manifest) -> bytes | None:
+    """The existing config blob (None if missing: ``append_signature`` rebuilds it)."""
+    config = manifest.config
+    if config is None:
+        return None
+    try:
+        return store.fetch_blob(config.digest)
+    except NotFoundError:
+        return None
+
+
+def _push(store: Store, tag: str, payload: bytes, result: ss.AppendResult) -> Descriptor:
+    """Upload the payload and config blobs (both new), then the manifest under ``tag``."""
+    store.push_blob(payload, SIMPLESIGNING)
+    store.push_blob(result.config, OCI_CONFIG)
+    return store.push_manifest(result.manifest, OCI_MANIFEST, tag)
+
+
+def _still_tagged(store: Store, tag: str, digest: str) -> bool:
+    """Read back: does ``tag`` still point at what we pushed (one HEAD on a registry)?"""
+    try:
+        return store.resolve(tag).digest == digest
+    except NotFoundError:
+        return False
