@@ -176,8 +176,8 @@ def _fetch_config(store: Store, manifest: Manifest) -> bytes | None:
 
 def _push(store: Store, tag: str, payload: bytes, result: ss.AppendResult) -> Descriptor:
     """Upload the payload and config blobs (both new), then the manifest under ``tag``."""
-    store.push_blob(payload, SIMPLESIGNING)
-    store.push_blob(result.config, OCI_CONFIG)
+    store.push_blob(payload, SIMPLESIGNING, check_exists=False)
+    store.push_blob(result.config, OCI_CONFIG, check_exists=False)
     return store.push_manifest(result.manifest, OCI_MANIFEST, tag)
 
 

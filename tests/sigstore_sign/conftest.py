@@ -66,7 +66,10 @@ def resolve(client: RegistryClient, ref: str, *, archs: Sequence[str] = ()) -> R
 
 
 def sign_all(
-    attacher: SigstoreAttacher, resolved: Sequence[Resolved], *, threads: int = 8,
+    attacher: SigstoreAttacher,
+    resolved: Sequence[Resolved],
+    *,
+    threads: int = 8,
     force: bool = False,
 ) -> list[Outcome]:
     """Sign every target of every resolved reference from ``threads`` threads."""
@@ -81,9 +84,7 @@ def sig_layers(client: RegistryClient, name: str, digest: str) -> list[ss.Signat
     return ss.parse_sig_manifest(store.fetch_manifest(ss.sig_tag(digest)).raw)
 
 
-def accepts(
-    skopeo: Path, ref: str, pubs: Sequence[Path], rule: Identity, **kw: Any
-) -> bool:
+def accepts(skopeo: Path, ref: str, pubs: Sequence[Path], rule: Identity, **kw: Any) -> bool:
     ok, out = skopeo_verify(skopeo, ref, pubs, rule, **kw)
     print(f"skopeo {'ACCEPTED' if ok else 'REJECTED'} {ref} ({rule}): {out[-300:]}")
     return ok

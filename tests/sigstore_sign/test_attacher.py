@@ -32,7 +32,9 @@ from .conftest import (
 pytestmark = pytest.mark.integration
 
 
-def payload_of(registry: RunningRegistry, name: str, layer: ss.SignatureLayer) -> ss.SimpleSigningPayload:
+def payload_of(
+    registry: RunningRegistry, name: str, layer: ss.SignatureLayer
+) -> ss.SimpleSigningPayload:
     blob = registry.client().store(name).fetch_blob(layer.descriptor.digest)
     return ss.parse_payload(blob)
 
@@ -41,7 +43,11 @@ def test_batch_of_single_and_multi_arch_images_from_8_threads(
     registry: RunningRegistry, keys: dict[str, KeyPair], skopeo: Path
 ) -> None:
     host, client = registry.host, registry.client(jobs=8)
-    names = {"single": ("amd64",), "multi": ("amd64", "arm64"), "multi3": ("amd64", "arm64", "s390x")}
+    names = {
+        "single": ("amd64",),
+        "multi": ("amd64", "arm64"),
+        "multi3": ("amd64", "arm64", "s390x"),
+    }
     roots = {n: push_test_image(registry, f"batch/{n}:v1", archs) for n, archs in names.items()}
     by_tag = [resolve(client, f"{host}/batch/{n}:v1") for n in names]
     solo_digest = push_test_image(registry, "batch/pinned:v1")
@@ -102,7 +108,10 @@ def test_skopeo_and_ocisign_signatures_coexist(
     attacher = SigstoreAttacher(keys["ours"].key)
     both = [keys["ours"].pub, SKOPEO_PUB]
     # skopeo first, then ocisign appends; and ocisign first, then skopeo appends
-    for name, archs, skopeo_first in (("co/a", ("amd64",), True), ("co/b", ("amd64", "arm64"), False)):
+    for name, archs, skopeo_first in (
+        ("co/a", ("amd64",), True),
+        ("co/b", ("amd64", "arm64"), False),
+    ):
         ref = f"{host}/{name}:v1"
         push_test_image(registry, f"{name}:v1", archs)
         if skopeo_first:
@@ -146,17 +155,23 @@ def test_eight_writers_with_different_keys_lose_nothing(
         layers = sig_layers(client, resolved.name, target.descriptor.digest)
         assert len(layers) == 8
         results = ss.verify_layers(
-            layers, lambda d: client.store(resolved.name).fetch_blob(d.digest),
-            [p.key.public_key for p in signers], target.descriptor.digest,
+            layers,
+            lambda d: client.store(resolved.name).fetch_blob(d.digest),
+            [p.key.public_key for p in signers],
+            target.descriptor.digest,
         )
         assert all(r.ok for r in results)
     # every key is accepted by skopeo, alone
     ref = f"{registry.host}/race/img:v1"
     with ThreadPoolExecutor(4) as pool:
-        oks = list(pool.map(
-            lambda p: accepts(skopeo, ref, [p.pub], "matchRepoDigestOrExact", all_instances=True),
-            signers,
-        ))
+        oks = list(
+            pool.map(
+                lambda p: accepts(
+                    skopeo, ref, [p.pub], "matchRepoDigestOrExact", all_instances=True
+                ),
+                signers,
+            )
+        )
     assert all(oks)
 
 
@@ -184,9 +199,7 @@ def test_idempotent_and_force(registry: RunningRegistry, keys: dict[str, KeyPair
     assert len(sig_layers(client, resolved.name, target.descriptor.digest)) == 4
 
 
-def test_cosign_identity(
-    registry: RunningRegistry, keys: dict[str, KeyPair], skopeo: Path
-) -> None:
+def test_cosign_identity(registry: RunningRegistry, keys: dict[str, KeyPair], skopeo: Path) -> None:
     client = registry.client()
     digest = push_test_image(registry, "cosignid/img:v1")
     resolved = resolve(client, f"{registry.host}/cosignid/img:v1")
@@ -198,15 +211,19 @@ def test_cosign_identity(
     assert json.loads(raw)["optional"] is None
     assert ss.parse_payload(raw).docker_reference == f"{registry.host}/cosignid/img"
     pub = [keys["ours"].pub]
-    tag_ref, digest_ref = f"{registry.host}/cosignid/img:v1", f"{registry.host}/cosignid/img@{digest}"
+    tag_ref, digest_ref = (
+        f"{registry.host}/cosignid/img:v1",
+        f"{registry.host}/cosignid/img@{digest}",
+    )
     assert accepts(skopeo, tag_ref, pub, "matchRepository")
     assert accepts(skopeo, digest_ref, pub, "matchRepository")
     assert not accepts(skopeo, tag_ref, pub, "matchRepoDigestOrExact")
     assert not accepts(skopeo, digest_ref, pub, "matchRepoDigestOrExact")
     # the containers identity is another identity: signing again adds it
-    assert SigstoreAttacher(keys["ours"].key).sign(
-        resolved, resolved.targets[0], force=False
-    ).status is Status.SIGNED
+    assert (
+        SigstoreAttacher(keys["ours"].key).sign(resolved, resolved.targets[0], force=False).status
+        is Status.SIGNED
+    )
 
 
 def test_request_count_for_a_new_signature(
@@ -249,11 +266,17 @@ class OverwritingStore:
 
 def _layout_image(root: Path) -> Resolved:
     store = LayoutStore(root)
-    config = store.push_blob(b'{"architecture":"amd64","os":"linux"}', "application/vnd.oci.image.config.v1+json")
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": config.to_dict(), "layers": [],
-    }).encode()
+    config = store.push_blob(
+        b'{"architecture":"amd64","os":"linux"}', "application/vnd.oci.image.config.v1+json"
+    )
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": config.to_dict(),
+            "layers": [],
+        }
+    ).encode()
     desc = store.push_manifest(manifest, "application/vnd.oci.image.manifest.v1+json", "v1")
     from ocisign.registry import StoreTarget
     from ocisign.resolve.targets import resolve_targets
@@ -284,8 +307,9 @@ def test_layout_store_and_retry_after_overwrite(tmp_path: Path, keys: dict[str, 
     assert sig.digest == outcome.data["signatureDigest"]
     layers = ss.parse_sig_manifest(sig.raw)
     assert len(layers) == 2  # the rival's and ours, appended on the retry
-    results = ss.verify_layers(layers, lambda d: store.fetch_blob(d.digest),
-                               [keys["ours"].key.public_key], digest)
+    results = ss.verify_layers(
+        layers, lambda d: store.fetch_blob(d.digest), [keys["ours"].key.public_key], digest
+    )
     assert [r.ok for r in results] == [False, True]
     again = SigstoreAttacher(keys["ours"].key).sign(resolved, target, force=False)
     assert again.status is Status.ALREADY_SIGNED

@@ -221,9 +221,9 @@ class RegistryStore:
         )
         return response.status_code == 201
 
-    def push_blob(self, data: bytes, media_type: str) -> Descriptor:
+    def push_blob(self, data: bytes, media_type: str, *, check_exists: bool = True) -> Descriptor:
         desc = Descriptor.of(data, media_type)
-        if self.blob_exists(desc.digest):
+        if check_exists and self.blob_exists(desc.digest):
             return desc
         transport = self.client.transport
         uploads = f"/v2/{self.repository}/blobs/uploads/"

@@ -103,8 +103,8 @@ class LayoutStore:
         check_digest(data, digest)
         return data
 
-    def push_blob(self, data: bytes, media_type: str) -> Descriptor:
-        desc = Descriptor.of(data, media_type)
+    def push_blob(self, data: bytes, media_type: str, *, check_exists: bool = True) -> Descriptor:
+        desc = Descriptor.of(data, media_type)  # the existence check is a cheap stat: always done
         if not self.blob_exists(desc.digest):
             atomic_write(self._blob_path(desc.digest), data)
         return desc

@@ -146,8 +146,9 @@ class Store(Protocol):
 
     def blob_exists(self, digest: str) -> bool: ...
 
-    def push_blob(self, data: bytes, media_type: str) -> Descriptor:
-        """Store a blob (skipped if already present)."""
+    def push_blob(self, data: bytes, media_type: str, *, check_exists: bool = True) -> Descriptor:
+        """Store a blob (skipped if already present; ``check_exists=False`` saves the
+        existence check for content known to be new, such as a fresh signature)."""
         ...
 
     def push_manifest(self, data: bytes, media_type: str, tag: str | None = None) -> Descriptor:
