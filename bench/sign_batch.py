@@ -1,0 +1,246 @@
+"""Batch sigstore signing: ocisign (-j 1, -j 8) against skopeo the way hangar v1 signs.
+
+Starts its own CNCF distribution (Debian docker-registry) on 127.0.0.1 with the test
+fixture code, pushes N single-platform images (default 300) for each contender (each signs
+its own fresh copies, so every signature is new), then times:
+
+- ocisign through ``ocisign sign --sigstore-key K --sigstore-passphrase-file P -f LIST -j J``
+  run in this process when that CLI exists, else the library path it wraps
+  (``read_image_list`` + ``run_batch`` + ``resolve_targets`` + ``SigstoreAttacher``);
+- skopeo as hangar v1 does it: ``skopeo copy --preserve-digests
+  --sign-by-sigstore-private-key K docker://REPO@DIGEST docker://REPO@DIGEST`` per image,
+  run by ``xargs -P 8`` (skopeo from scripts/get-skopeo.sh).
+
+Both use the same key (tests/data/sigstore/skopeo-generated.private). ocisign's HTTP
+requests are counted by wrapping ``requests.adapters.HTTPAdapter.send`` (every request
+any session in this process sends, token and retry requests included).
+
+Usage: python bench/sign_batch.py [-n N] [--archs amd64[,arm64]] [--skip-skopeo]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+
+import requests.adapters  # noqa: E402
+from tests.fixtures.registry import (  # noqa: E402
+    push_test_image,
+    registry_available,
+    start_registry,
+)
+
+KEY = ROOT / "tests" / "data" / "sigstore" / "skopeo-generated.private"
+PASSFILE = ROOT / "tests" / "data" / "sigstore" / "skopeo-generated.passphrase"
+
+
+class RequestCounter:
+    """Counts HTTP requests sent by any requests session in this process."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+        self._orig = requests.adapters.HTTPAdapter.send
+
+    def __enter__(self) -> RequestCounter:
+        orig, counter = self._orig, self
+
+        def send(adapter: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+            with counter._lock:
+                counter.count += 1
+            return orig(adapter, request, *args, **kwargs)
+
+        requests.adapters.HTTPAdapter.send = send  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        requests.adapters.HTTPAdapter.send = self._orig  # type: ignore[method-assign]
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU seconds of this process (or of ``pid``, from /proc)."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cli_has_sigstore() -> bool:
+    """True when ``ocisign sign`` on this checkout has the sigstore flags and -f."""
+    source = ROOT / "src" / "ocisign" / "cli" / "sign.py"
+    text = source.read_text() if source.exists() else ""
+    return "--sigstore-key" in text and "--file" in text
+
+
+def push_images(registry: Any, prefix: str, count: int, archs: list[str]) -> list[str]:
+    """Push ``count`` images; returns their ``host/repo@digest`` references."""
+    client = registry.client(jobs=16)
+
+    def push(i: int) -> str:
+        repo = f"bench/{prefix}-{i}"
+        digest = push_test_image(registry, f"{repo}:v1", archs, client=client)
+        return f"{registry.host}/{repo}@{digest}"
+
+    with ThreadPoolExecutor(16) as pool:
+        refs = list(pool.map(push, range(count)))
+    client.close()
+    return refs
+
+
+def sign_ocisign(list_file: Path, jobs: int, tmp: Path) -> tuple[float, int, str]:
+    """Sign every line of ``list_file``; returns (seconds, signatures made, path used)."""
+    if cli_has_sigstore():
+        from ocisign.cli import main
+
+        args = ["sign", "--sigstore-key", str(KEY), "--sigstore-passphrase-file", str(PASSFILE),
+                "-f", str(list_file), "-j", str(jobs), "-o", str(tmp / f"failed-{jobs}.txt"),
+                "--output", "json"]
+        start = time.perf_counter()
+        try:
+            with open(os.devnull, "w") as null:
+                saved = sys.stdout
+                sys.stdout = null
+                try:
+                    main(args, standalone_mode=False)
+                finally:
+                    sys.stdout = saved
+        except SystemExit as exc:
+            if exc.code:
+                raise RuntimeError(f"ocisign sign exited with {exc.code}") from None
+        return time.perf_counter() - start, -1, "CLI (ocisign sign -f, in process)"
+    return sign_library(list_file, jobs)
+
+
+def sign_library(list_file: Path, jobs: int) -> tuple[float, int, str]:
+    """What ``ocisign sign -f LIST -j J --sigstore-key K`` does, through the library."""
+    from ocisign.batch import Job, Outcome, Status, run_batch
+    from ocisign.registry import open_store
+    from ocisign.registry.client import RegistryClient
+    from ocisign.registry.store import RegistryOptions
+    from ocisign.resolve.imagelist import read_image_list
+    from ocisign.resolve.reference import Reference
+    from ocisign.resolve.targets import resolve_targets
+    from ocisign.sigstore import SigstoreAttacher, load_sigstore_key
+
+    start = time.perf_counter()
+    attacher = SigstoreAttacher(load_sigstore_key(KEY, PASSFILE))
+    client = RegistryClient(RegistryOptions(jobs=jobs))
+    entries = read_image_list(list_file)
+    jobs_list = [Job(e.text, e.line_no, e.reference) for e in entries if e.reference]
+
+    def worker(ref: Reference, deadline: float) -> list[Outcome]:
+        resolved = resolve_targets(
+            open_store(str(ref), client=client), expand=True, archs=("amd64", "arm64"),
+            oses=("linux",),
+        )
+        return [attacher.sign(resolved, t, force=False) for t in resolved.targets]
+
+    report = run_batch(jobs_list, worker, workers=jobs, timeout=600, progress=False)
+    elapsed = time.perf_counter() - start
+    client.close()
+    if report.failed:
+        raise RuntimeError(f"{len(report.failed)} lines failed: {report.failed[0].error}")
+    signed = sum(
+        1 for r in report.results for o in r.outcomes if o.status is Status.SIGNED
+    )
+    return elapsed, signed, "library (read_image_list + run_batch + SigstoreAttacher)"
+
+
+def sign_skopeo(skopeo: str, refs: list[str], tmp: Path, parallel: int, every: bool) -> float:
+    """hangar v1's way: skopeo copy each image onto itself, signing, ``xargs -P``."""
+    (tmp / "policy.json").write_text('{"default":[{"type":"insecureAcceptAnything"}]}')
+    regd = tmp / "registries.d"
+    regd.mkdir(exist_ok=True)
+    (regd / "default.yaml").write_text("default-docker:\n  use-sigstore-attachments: true\n")
+    (tmp / "refs.txt").write_text("\n".join(refs) + "\n")
+    cmd = [
+        "xargs", "-P", str(parallel), "-I{}", skopeo, "--policy", str(tmp / "policy.json"),
+        "--registries.d", str(regd), "copy", "-q", "--preserve-digests",
+        *(["--all"] if every else []),
+        "--src-tls-verify=false", "--dest-tls-verify=false",
+        "--sign-by-sigstore-private-key", str(KEY), "--sign-passphrase-file", str(PASSFILE),
+        "docker://{}", "docker://{}",
+    ]
+    start = time.perf_counter()
+    with (tmp / "refs.txt").open() as stdin:
+        subprocess.run(cmd, stdin=stdin, check=True)
+    return time.perf_counter() - start
+
+
+def get_skopeo() -> str | None:
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "get-skopeo.sh")],
+                          capture_output=True, text=True, check=False)
+    lines = proc.stdout.strip().splitlines()
+    return lines[-1] if proc.returncode == 0 and lines else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", "--count", type=int, default=300, help="images per contender")
+    parser.add_argument("--archs", default="amd64", help="comma list; several = an index")
+    parser.add_argument("--skip-skopeo", action="store_true")
+    args = parser.parse_args()
+    archs = args.archs.split(",")
+    if not registry_available():
+        sys.exit("docker-registry is not installed (apt-get install docker-registry)")
+    skopeo = None if args.skip_skopeo else get_skopeo()
+    if not args.skip_skopeo and not skopeo:
+        sys.exit("no sigstore-capable skopeo (scripts/get-skopeo.sh failed); use --skip-skopeo")
+    per_image = len(archs) + (1 if len(archs) > 1 else 0)  # signatures per image
+    print(f"machine: {os.cpu_count()} CPUs; {args.count} images per run, archs {archs} "
+          f"({per_image} signature(s) per image)")
+    with tempfile.TemporaryDirectory(prefix="ocisign-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        registry = start_registry(tmp / "registry")
+        try:
+            rates: dict[str, float] = {}
+            for jobs in (1, 8):
+                refs = push_images(registry, f"ocisign-j{jobs}", args.count, archs)
+                list_file = tmp / f"list-{jobs}.txt"
+                list_file.write_text("\n".join(refs) + "\n")
+                assert registry.process is not None
+                cpu = cpu_seconds(), cpu_seconds(registry.process.pid)
+                with RequestCounter() as counter:
+                    elapsed, signed, how = sign_ocisign(list_file, jobs, tmp)
+                ours = cpu_seconds() - cpu[0]
+                theirs = cpu_seconds(registry.process.pid) - cpu[1]
+                expected = args.count * per_image
+                if signed >= 0 and signed != expected:
+                    raise RuntimeError(f"expected {expected} signatures, got {signed}")
+                rates[f"ocisign -j {jobs}"] = args.count / elapsed
+                print(f"ocisign -j {jobs}: {args.count} images in {elapsed:.2f}s = "
+                      f"{args.count / elapsed:.1f} images/s; {counter.count} HTTP requests = "
+                      f"{counter.count / args.count:.2f} per image, "
+                      f"{counter.count / (args.count * per_image):.2f} per signature; CPU "
+                      f"ocisign {ours:.1f}s, registry {theirs:.1f}s  [{how}]")
+            if skopeo:
+                refs = push_images(registry, "skopeo", args.count, archs)
+                skopeo_tmp = tmp / "skopeo"
+                skopeo_tmp.mkdir()
+                elapsed = sign_skopeo(skopeo, refs, skopeo_tmp, 8, len(archs) > 1)
+                rates["skopeo -P 8"] = args.count / elapsed
+                print(f"skopeo (xargs -P 8): {args.count} images in {elapsed:.2f}s = "
+                      f"{args.count / elapsed:.1f} images/s")
+                for name in ("ocisign -j 1", "ocisign -j 8"):
+                    print(f"{name} / skopeo -P 8 = {rates[name] / rates['skopeo -P 8']:.1f}x")
+        finally:
+            registry.stop()
+            shutil.rmtree(tmp / "registry", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
