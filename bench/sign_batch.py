@@ -63,7 +63,7 @@ class RequestCounter:
                 counter.count += 1
             return orig(adapter, request, *args, **kwargs)
 
-        requests.adapters.HTTPAdapter.send = send  # type: ignore[method-assign]
+        requests.adapters.HTTPAdapter.send = send  # type: ignore[method-assign,assignment]
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -104,7 +104,7 @@ def push_images(registry: Any, prefix: str, count: int, archs: list[str]) -> lis
 def sign_ocisign(list_file: Path, jobs: int, tmp: Path) -> tuple[float, int, str]:
     """Sign every line of ``list_file``; returns (seconds, signatures made, path used)."""
     if cli_has_sigstore():
-        from ocisign.cli import main
+        from ocisign.cli import cli
 
         args = ["sign", "--sigstore-key", str(KEY), "--sigstore-passphrase-file", str(PASSFILE),
                 "-f", str(list_file), "-j", str(jobs), "-o", str(tmp / f"failed-{jobs}.txt"),
@@ -115,7 +115,7 @@ def sign_ocisign(list_file: Path, jobs: int, tmp: Path) -> tuple[float, int, str
                 saved = sys.stdout
                 sys.stdout = null
                 try:
-                    main(args, standalone_mode=False)
+                    cli.main(args, prog_name="ocisign", standalone_mode=False)
                 finally:
                     sys.stdout = saved
         except SystemExit as exc:
