@@ -15,7 +15,7 @@ from ocisign.registry.layout import LayoutStore
 from ocisign.registry.store import sigstore_tag
 from ocisign.resolve.targets import Resolved
 from ocisign.sigstore import SigstoreAttacher
-from tests.fixtures.registry import RunningRegistry, push_test_image
+from tests.fixtures.registry import FakeRegistry, RunningRegistry, push_test_image
 
 from .conftest import (
     SKOPEO_PUB,
@@ -313,3 +313,18 @@ def test_layout_store_and_retry_after_overwrite(tmp_path: Path, keys: dict[str, 
     assert [r.ok for r in results] == [False, True]
     again = SigstoreAttacher(keys["ours"].key).sign(resolved, target, force=False)
     assert again.status is Status.ALREADY_SIGNED
+
+
+def test_request_count_with_single_request_uploads(
+    fake_registry: FakeRegistry, keys: dict[str, KeyPair]
+) -> None:
+    """On a registry that takes ``POST ?digest=`` uploads, a new signature costs 5 requests."""
+    client = fake_registry.client()
+    push_test_image(fake_registry, "count/fake:v1", client=client)
+    resolved = resolve(client, f"{fake_registry.host}/count/fake:v1")
+    with counting(client) as seen:
+        outcome = SigstoreAttacher(keys["ours"].key).sign(
+            resolved, resolved.targets[0], force=False
+        )
+    assert outcome.status is Status.SIGNED
+    assert [s.split()[0] for s in seen] == ["GET", "POST", "POST", "PUT", "HEAD"], seen
