@@ -71,9 +71,11 @@ class RequestCounter:
 
 
 def cpu_seconds(pid: int | None = None) -> float:
-    """User + system CPU seconds of this process (or of ``pid``, from /proc)."""
-    if pid is None:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
+    """CPU seconds (user + system) of this process, of its waited-for children (``pid=-1``),
+    or of a running process ``pid`` (from /proc)."""
+    if pid is None or pid == -1:
+        who = resource.RUSAGE_SELF if pid is None else resource.RUSAGE_CHILDREN
+        usage = resource.getrusage(who)
         return usage.ru_utime + usage.ru_stime
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -206,41 +208,49 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ocisign-bench-") as tmpdir:
         tmp = Path(tmpdir)
         registry = start_registry(tmp / "registry")
+        assert registry.process is not None
+        pid = registry.process.pid
         try:
             rates: dict[str, float] = {}
-            for jobs in (1, 8):
-                refs = push_images(registry, f"ocisign-j{jobs}", args.count, archs)
-                list_file = tmp / f"list-{jobs}.txt"
-                list_file.write_text("\n".join(refs) + "\n")
-                assert registry.process is not None
-                cpu = cpu_seconds(), cpu_seconds(registry.process.pid)
+            cpu_ms: dict[str, float] = {}
+            runs: list[str | int] = (["skopeo"] if skopeo else []) + [8, 1]
+            for run in runs:
+                label = f"ocisign -j {run}" if isinstance(run, int) else "skopeo -P 8"
+                refs = push_images(registry, f"{run}".replace(" ", ""), args.count, archs)
+                before = cpu_seconds(), cpu_seconds(pid=-1), cpu_seconds(pid)
                 with RequestCounter() as counter:
-                    elapsed, signed, how = sign_ocisign(list_file, jobs, tmp)
-                ours = cpu_seconds() - cpu[0]
-                theirs = cpu_seconds(registry.process.pid) - cpu[1]
+                    if isinstance(run, int):
+                        list_file = tmp / f"list-{run}.txt"
+                        list_file.write_text("\n".join(refs) + "\n")
+                        elapsed, signed, how = sign_ocisign(list_file, run, tmp)
+                    else:
+                        (tmp / "skopeo").mkdir()
+                        elapsed = sign_skopeo(skopeo or "", refs, tmp / "skopeo", 8, len(archs) > 1)
+                        signed, how = -1, "xargs -P 8 skopeo copy --sign-by-sigstore-private-key"
+                client_cpu = cpu_seconds() - before[0] + cpu_seconds(pid=-1) - before[1]
+                registry_cpu = cpu_seconds(pid) - before[2]
                 expected = args.count * per_image
                 if signed >= 0 and signed != expected:
                     raise RuntimeError(f"expected {expected} signatures, got {signed}")
-                rates[f"ocisign -j {jobs}"] = args.count / elapsed
-                print(f"ocisign -j {jobs}: {args.count} images in {elapsed:.2f}s = "
-                      f"{args.count / elapsed:.1f} images/s; {counter.count} HTTP requests = "
-                      f"{counter.count / args.count:.2f} per image, "
-                      f"{counter.count / (args.count * per_image):.2f} per signature; CPU "
-                      f"ocisign {ours:.1f}s, registry {theirs:.1f}s  [{how}]")
+                rates[label] = args.count / elapsed
+                cpu_ms[label] = (client_cpu + registry_cpu) * 1000 / args.count
+                requests_text = (
+                    f"; {counter.count / args.count:.2f} HTTP requests per image, "
+                    f"{counter.count / expected:.2f} per signature"
+                    if isinstance(run, int) else ""
+                )
+                print(f"{label}: {args.count} images in {elapsed:.2f}s = "
+                      f"{rates[label]:.1f} images/s{requests_text}; CPU per image "
+                      f"{client_cpu * 1000 / args.count:.1f} ms client + "
+                      f"{registry_cpu * 1000 / args.count:.1f} ms registry  [{how}]")
             if skopeo:
-                refs = push_images(registry, "skopeo", args.count, archs)
-                skopeo_tmp = tmp / "skopeo"
-                skopeo_tmp.mkdir()
-                elapsed = sign_skopeo(skopeo, refs, skopeo_tmp, 8, len(archs) > 1)
-                rates["skopeo -P 8"] = args.count / elapsed
-                print(f"skopeo (xargs -P 8): {args.count} images in {elapsed:.2f}s = "
-                      f"{args.count / elapsed:.1f} images/s")
-                for name in ("ocisign -j 1", "ocisign -j 8"):
-                    print(f"{name} / skopeo -P 8 = {rates[name] / rates['skopeo -P 8']:.1f}x")
+                base = "skopeo -P 8"
+                for label in ("ocisign -j 8", "ocisign -j 1"):
+                    print(f"{label} vs {base}: {rates[label] / rates[base]:.1f}x images/s, "
+                          f"{cpu_ms[base] / cpu_ms[label]:.1f}x less CPU per image")
         finally:
             registry.stop()
             shutil.rmtree(tmp / "registry", ignore_errors=True)
-
 
 if __name__ == "__main__":
     main()
