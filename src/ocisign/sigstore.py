@@ -19,19 +19,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from ocisign.batch import Outcome, Status
 from ocisign.envelopes import simplesigning as ss
-from ocisign.errors import NotFoundError, PassphraseError, SignatureError
+from ocisign.errors import NotFoundError, PassphraseError, SignatureError, UsageError
 from ocisign.oci import OCI_CONFIG, OCI_MANIFEST, SIMPLESIGNING, Descriptor
 
 if TYPE_CHECKING:
     from ocisign.registry.store import Manifest, Store
     from ocisign.resolve.targets import Resolved, Target
 
-Identity = Literal["containers", "cosign"]
-IDENTITIES: tuple[Identity, ...] = ("containers", "cosign")
+IDENTITIES = ("containers", "cosign")  # --sigstore-identity values
 MAX_ATTEMPTS = 5  # appends tried when other writers keep overwriting the .sig manifest
 KEY_SOURCES_HINT = (
     "pass --sigstore-passphrase-file FILE, or set OCISIGN_PASSWORD or COSIGN_PASSWORD"
@@ -89,9 +88,11 @@ class SigstoreAttacher:
     ``identity="cosign"`` writes cosign's repository-only reference with ``optional`` null.
     """
 
-    def __init__(self, key: SigstoreKey, *, identity: Identity = "containers") -> None:
+    def __init__(self, key: SigstoreKey, *, identity: str = "containers") -> None:
         if identity not in IDENTITIES:
-            raise ValueError(f"unknown sigstore identity {identity!r}")
+            raise UsageError(
+                f"unknown sigstore identity {identity!r}", hint="use containers or cosign"
+            )
         self.key = key
         self.identity = identity
 

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from ocisign.batch import Status
-from ocisign.errors import KeyError_, PassphraseError
+from ocisign.errors import KeyError_, PassphraseError, UsageError
 from ocisign.keys.cosign import encrypt_private_key
 from ocisign.sigstore import SigstoreAttacher, load_sigstore_key
 from tests.conftest import cli_env
@@ -185,3 +185,9 @@ def test_small_rsa_key_is_refused(tmp_path: Path) -> None:
     small = rsa.generate_private_key(65537, 1024)
     with pytest.raises(KeyError_, match="too small"):
         load_sigstore_key(_write_plain(small, tmp_path / "small.pem"), None)
+
+
+def test_unknown_identity_is_a_usage_error() -> None:
+    key = load_sigstore_key(KEYS / "sigstore-label-p256.key", PASS)
+    with pytest.raises(UsageError, match="unknown sigstore identity"):
+        SigstoreAttacher(key, identity="docker")
