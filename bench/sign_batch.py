@@ -21,6 +21,9 @@ Usage: python bench/sign_batch.py [-n N] [--archs amd64[,arm64]] [--skip-skopeo]
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import json
 import os
 import resource
 import shutil
@@ -103,7 +106,9 @@ def push_images(registry: Any, prefix: str, count: int, archs: list[str]) -> lis
     return refs
 
 
-def sign_ocisign(list_file: Path, jobs: int, tmp: Path) -> tuple[float, int, str]:
+def sign_ocisign(
+    list_file: Path, jobs: int, tmp: Path, per_image: int
+) -> tuple[float, int, str]:
     """Sign every line of ``list_file``; returns (seconds, signatures made, path used)."""
     if cli_has_sigstore():
         from ocisign.cli import cli
@@ -111,19 +116,20 @@ def sign_ocisign(list_file: Path, jobs: int, tmp: Path) -> tuple[float, int, str
         args = ["sign", "--sigstore-key", str(KEY), "--sigstore-passphrase-file", str(PASSFILE),
                 "-f", str(list_file), "-j", str(jobs), "-o", str(tmp / f"failed-{jobs}.txt"),
                 "--output", "json"]
+        out = io.StringIO()
         start = time.perf_counter()
         try:
-            with open(os.devnull, "w") as null:
-                saved = sys.stdout
-                sys.stdout = null
-                try:
-                    cli.main(args, prog_name="ocisign", standalone_mode=False)
-                finally:
-                    sys.stdout = saved
+            with contextlib.redirect_stdout(out):
+                cli.main(args, prog_name="ocisign", standalone_mode=False)
         except SystemExit as exc:
             if exc.code:
                 raise RuntimeError(f"ocisign sign exited with {exc.code}") from None
-        return time.perf_counter() - start, -1, "CLI (ocisign sign -f, in process)"
+        elapsed = time.perf_counter() - start
+        summary = json.loads(out.getvalue())["summary"]
+        if summary["failed"]:
+            raise RuntimeError(f"ocisign sign: {summary['failed']} lines failed")
+        signed_lines = int(summary["signed"])
+        return elapsed, signed_lines * per_image, "CLI: ocisign sign -f LIST (in process)"
     return sign_library(list_file, jobs)
 
 
@@ -222,7 +228,7 @@ def main() -> None:
                     if isinstance(run, int):
                         list_file = tmp / f"list-{run}.txt"
                         list_file.write_text("\n".join(refs) + "\n")
-                        elapsed, signed, how = sign_ocisign(list_file, run, tmp)
+                        elapsed, signed, how = sign_ocisign(list_file, run, tmp, per_image)
                     else:
                         (tmp / "skopeo").mkdir()
                         elapsed = sign_skopeo(skopeo or "", refs, tmp / "skopeo", 8, len(archs) > 1)
