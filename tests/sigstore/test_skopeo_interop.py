@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,20 +12,19 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from ocisign import identity
 from ocisign.envelopes import simplesigning as ss
+from tests.fixtures.registry import RunningRegistry
 from tests.fixtures.skopeo import Identity, skopeo_verify
 
-from ._registry import Pusher, running_registry
+from ._registry import Pusher
 from .conftest import VECTORS, load_public_key
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pusher]:
-    if shutil.which("docker-registry") is None:
-        pytest.skip("docker-registry (CNCF distribution) is not installed; run scripts/sysdeps.sh")
-    with running_registry(tmp_path_factory.mktemp("registry")) as host:
-        yield Pusher(host)
+def registry(registry: RunningRegistry) -> Pusher:
+    """The shared distribution fixture, wrapped for image and signature pushes."""
+    return Pusher(registry)
 
 
 @pytest.fixture(scope="module")
