@@ -168,7 +168,9 @@ def certificates(data: bytes, layout: PeLayout | None = None) -> list[WinCertifi
         length, revision, cert_type = struct.unpack_from("<IHH", data, offset)
         if length < 8 or offset + length > end:
             raise PeFormatError("malformed WIN_CERTIFICATE entry in the PE certificate table")
-        entries.append(WinCertificate(offset, revision, cert_type, data[offset + 8 : offset + length]))
+        entries.append(
+            WinCertificate(offset, revision, cert_type, data[offset + 8 : offset + length])
+        )
         offset += _align8(length)
     return entries
 
@@ -207,11 +209,15 @@ def sign_pe(
     struct.pack_into("<II", image, layout.security_dir_offset, 0, 0)
     digest = authenticode_digest(bytes(image), _without_table(layout))
     blob = build_signed_data(digest, key, certs, signing_time)
-    table += struct.pack("<IHH", 8 + len(blob), WIN_CERT_REVISION_2_0, WIN_CERT_TYPE_PKCS_SIGNED_DATA)
+    table += struct.pack(
+        "<IHH", 8 + len(blob), WIN_CERT_REVISION_2_0, WIN_CERT_TYPE_PKCS_SIGNED_DATA
+    )
     table += blob + b"\0" * (_align8(len(blob)) - len(blob))
     struct.pack_into("<II", image, layout.security_dir_offset, len(image), len(table))
     out = image + table
-    struct.pack_into("<I", out, layout.checksum_offset, pe_checksum(bytes(out), layout.checksum_offset))
+    struct.pack_into(
+        "<I", out, layout.checksum_offset, pe_checksum(bytes(out), layout.checksum_offset)
+    )
     return bytes(out)
 
 
