@@ -14,3 +14,5 @@ if ((${#missing[@]})); then
 fi
 # distribution's Debian package starts a service on :5000 we do not want; tests start their own
 if command -v systemctl >/dev/null 2>&1; then systemctl stop docker-registry >/dev/null 2>&1 || true; fi
+# real EFI binaries for the sign-artifacts tests (Debian systemd-boot-efi, shim-signed; cached, never committed)
+bash "$(dirname "$0")/get-efi-samples.sh" || echo "warning: EFI samples not fetched; sign-artifacts tests on real EFI files will skip" >&2
