@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import struct
-import sys
-from array import array
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -143,19 +141,19 @@ def authenticode_digest(data: bytes, layout: PeLayout | None = None) -> bytes:
 
 
 def pe_checksum(data: bytes, checksum_offset: int) -> int:
-    """The PE image checksum (the checksum field counts as zero)."""
+    """The PE image checksum (the checksum field counts as zero).
+
+    The classic algorithm adds the file's 16-bit little-endian words with end-around carry
+    and adds the file length. Since 2**16 == 1 (mod 0xFFFF), that folded sum is the file
+    read as one little-endian integer, mod 0xFFFF (0xFFFF instead of 0 unless all zero);
+    Python's big integers make that one fast C-level operation.
+    """
     buf = bytearray(data)
     buf[checksum_offset : checksum_offset + 4] = b"\0\0\0\0"
-    if len(buf) % 2:
-        buf.append(0)
-    words = array("H")
-    words.frombytes(bytes(buf))
-    if sys.byteorder == "big":
-        words.byteswap()
-    total = sum(words)
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return (total + len(data)) & 0xFFFFFFFF
+    folded = int.from_bytes(buf, "little") % 0xFFFF
+    if folded == 0 and buf.count(0) != len(buf):
+        folded = 0xFFFF
+    return (folded + len(data)) & 0xFFFFFFFF
 
 
 def certificates(data: bytes, layout: PeLayout | None = None) -> list[WinCertificate]:

@@ -188,3 +188,27 @@ def test_real_samples_digest_matches_microsofts_signatures(efi_samples: Path) ->
         data = (efi_samples / rel).read_bytes()
         layout = parse_pe(data)
         assert pe_checksum(data, layout.checksum_offset) == independent_checksum(data)
+
+
+def _folded_word_sum(data: bytes, checksum_offset: int) -> int:
+    buf = bytearray(data)
+    buf[checksum_offset : checksum_offset + 4] = bytes(4)
+    buf += b"\0" * (len(buf) % 2)
+    total = 0
+    for (word,) in struct.iter_unpack("<H", bytes(buf)):
+        total += word
+        total = (total & 0xFFFF) + (total >> 16)
+    return total + len(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        bytes(range(256)) * 3 + b"\x01",  # odd length
+        b"\xff\xff" * 64,  # word sum is a multiple of 0xFFFF: folds to 0xFFFF, not 0
+        b"\0" * 64,
+        hashlib.sha512(b"x").digest() * 1001,
+    ],
+)
+def test_checksum_edge_cases(data: bytes) -> None:
+    assert pe_checksum(data, 8) == _folded_word_sum(data, 8)
