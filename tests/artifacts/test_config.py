@@ -251,3 +251,14 @@ def test_inject_files_unknown_key_and_missing_file(tmp_path: Path) -> None:
         "failed to read inject-files.yaml file:\n"
         f"open {tmp_path}/none/inject-files.yaml: no such file or directory"
     )
+
+
+def test_examples_are_valid() -> None:
+    from tests.conftest import ROOT
+
+    folder = ROOT / "examples/sign-artifacts"
+    for name in ("sign-artifacts.yaml", "sign-artifacts-key.yaml"):
+        config = load_sign_artifacts_config(folder / name)
+        assert resolve_artifacts_path(config, folder / name, None) == folder / "./out/artifacts"
+    inject = load_inject_files(folder / "inject-files.example.yaml")
+    assert [e.type for e in inject.inject_files] == ["ukis", "shim", "bootloader", "verity-hash"]
