@@ -30,7 +30,7 @@ def error_of(path: Path) -> str:
 
 
 def test_full_config_in_yaml_and_json(tmp_path: Path) -> None:
-    data = {
+    data: dict[str, object] = {
         "previewFeatures": ["sign-artifacts"],
         "input": {"artifactsPath": "./out/artifacts"},
         "signingMethod": {"ephemeral": {"publicKeysPath": "./out/keys"}},

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ocisign import artifacts
 from ocisign.artifacts import SignArtifactsRequest, SigningIdentity, sign_artifacts
@@ -99,14 +103,13 @@ def test_ephemeral_certificate_is_upstreams(tiny_folder: Path) -> None:
     suffix = cn.rsplit(" ", 1)[1]
     assert len(suffix) == 4 and all(c.isdigit() or c.isupper() for c in suffix)
     assert cert.issuer == cert.subject
-    assert cert.not_valid_after_utc - cert.not_valid_before_utc == __import__("datetime").timedelta(
-        days=1
-    )
-    assert cert.public_key().key_size == 2048  # type: ignore[union-attr]
+    assert cert.not_valid_after_utc - cert.not_valid_before_utc == timedelta(days=1)
+    public = cert.public_key()
+    assert isinstance(public, rsa.RSAPublicKey) and public.key_size == 2048
     bc = cert.extensions.get_extension_for_class(x509.BasicConstraints)
     assert not bc.critical and bc.value.ca is False
     eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
-    assert list(eku.value) == [x509.ExtendedKeyUsageOID.CODE_SIGNING]
+    assert list(eku.value) == [ExtendedKeyUsageOID.CODE_SIGNING]
     ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
     assert aki.key_identifier == ski.digest
@@ -230,7 +233,10 @@ CONFIG_OK = "previewFeatures: [sign-artifacts]\ninput:\n  artifactsPath: ./out/a
 EPHEMERAL = "signingMethod:\n  ephemeral:\n    publicKeysPath: ./out/public-keys\n"
 
 
-def _write(rel: str, content: str | bytes):  # type: ignore[no-untyped-def]
+Mutation = Callable[[Path], object]
+
+
+def _write(rel: str, content: str | bytes) -> Mutation:
     def apply(work: Path) -> None:
         path = work / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -242,7 +248,7 @@ def _write(rel: str, content: str | bytes):  # type: ignore[no-untyped-def]
     return apply
 
 
-def _remove(rel: str):  # type: ignore[no-untyped-def]
+def _remove(rel: str) -> Mutation:
     return lambda work: (work / rel).unlink()
 
 
@@ -379,9 +385,9 @@ ERROR_CASES = [
 )
 def test_errors_leave_everything_unchanged(
     tiny_folder: Path,
-    mutate,
+    mutate: Mutation,
     extra: list[str],
-    expected: str,  # type: ignore[no-untyped-def]
+    expected: str,
 ) -> None:
     mutate(tiny_folder)
     before = state_without_build(tiny_folder)
@@ -474,7 +480,8 @@ def test_private_key_never_touches_disk_or_argv(
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        d = key.private_numbers().d.to_bytes(256, "big")  # type: ignore[union-attr]
+        assert isinstance(key, rsa.RSAPrivateKey)
+        d = key.private_numbers().d.to_bytes(256, "big")
         found = []
         for path in tiny_folder.rglob("*"):
             if path.is_file():
