@@ -348,7 +348,10 @@ def _stage(tmp: Path, original: Path, data: bytes) -> Path:
     folder = tmp if os.stat(tmp).st_dev == os.stat(original.parent).st_dev else original.parent
     fd, name = tempfile.mkstemp(prefix=f".{original.name}.", suffix=".tmp", dir=folder)
     try:
-        os.fchmod(fd, os.stat(original).st_mode & 0o7777)
+        st = os.stat(original)
+        if os.geteuid() == 0:  # e.g. run with sudo: keep the owner of the original
+            os.fchown(fd, st.st_uid, st.st_gid)
+        os.fchmod(fd, st.st_mode & 0o7777)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -24,7 +25,7 @@ from tests.artifacts.conftest import (
     tree_state,
     write_artifacts,
 )
-from tests.conftest import run_ocisign
+from tests.conftest import cli_env, run_ocisign
 
 ART = "out/artifacts"
 
@@ -508,3 +509,19 @@ def test_private_key_never_touches_disk_or_argv(
     assert len(scans) == 5 and all(scan == [] for scan in scans)
     assert secrets_on_disk() == []
     assert list((tiny_folder / "build").iterdir()) == []
+
+
+def test_help_imports_nothing_heavy() -> None:
+    code = (
+        "import sys; from ocisign.cli import cli\n"
+        "try:\n    cli.main(['sign-artifacts', '--help'], prog_name='ocisign')\n"
+        "except SystemExit:\n    pass\n"
+        "heavy = ('cryptography', 'pydantic', 'yaml', 'rich', 'ocisign.artifacts')\n"
+        "print('HEAVY', [m for m in heavy if m in sys.modules])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=cli_env()
+    )
+    assert "--artifacts-paths DIR" in out.stdout
+    assert "--ephemeral-public-keys-path DIR" in out.stdout
+    assert "HEAVY []" in out.stdout

@@ -30,30 +30,35 @@ LOG_LEVELS = {
 @click.option(
     "--build-dir",
     required=True,
+    metavar="DIR",
     type=click.Path(path_type=Path),
     help="Directory for temporary files (created if missing; its temp folder is removed).",
 )
 @click.option(
     "--config-file",
     required=True,
+    metavar="FILE",
     type=click.Path(path_type=Path),
     help="The sign-artifacts config file (YAML or JSON).",
 )
 @click.option(
     "--artifacts-paths",
     "artifacts_path",
+    metavar="DIR",
     help="Path of the directory of the OS image artifacts to sign (overrides the config).",
 )
 @click.option(
     "--ephemeral-public-keys-path",
+    metavar="DIR",
     help="Directory to write the ephemeral certificate (ca.pem) to (overrides the config).",
 )
 @click.option(
     "--log-level",
     type=click.Choice(list(LOG_LEVELS)),
+    metavar="LEVEL",
     default="info",
     show_default=True,
-    help="Log level on stderr.",
+    help="Log level on stderr: panic|fatal|error|warn|info|debug|trace.",
 )
 @click.option(
     "--log-file",
