@@ -18,6 +18,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from ocisign import artifacts
 from ocisign.artifacts import SignArtifactsRequest, SigningIdentity, sign_artifacts
 from ocisign.authenticode import signatures
+from ocisign.errors import KeyError_
 from tests.artifacts.conftest import (
     ROOT_HASH,
     inject_yaml,
@@ -525,3 +526,33 @@ def test_help_imports_nothing_heavy() -> None:
     assert "--artifacts-paths DIR" in out.stdout
     assert "--ephemeral-public-keys-path DIR" in out.stdout
     assert "HEAVY []" in out.stdout
+
+
+def test_encrypted_or_garbage_key_is_refused(tmp_path: Path) -> None:
+    identity = artifacts.generate_ephemeral_identity()
+    key = tmp_path / "key.pem"
+    cert = tmp_path / "cert.pem"
+    cert.write_bytes(identity.certs[0].public_bytes(serialization.Encoding.PEM))
+    key.write_bytes(
+        identity.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"secret"),
+        )
+    )
+    with pytest.raises(KeyError_, match="is encrypted"):
+        artifacts.load_signing_identity(key, cert)
+    garbage = tmp_path / "garbage"
+    garbage.write_text("not a key, not a certificate")
+    with pytest.raises(KeyError_, match="is not a PEM private key"):
+        artifacts.load_signing_identity(garbage, cert)
+    key.write_bytes(
+        identity.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    with pytest.raises(KeyError_, match="is not a PEM or DER certificate"):
+        artifacts.load_signing_identity(key, garbage)
+    assert artifacts.load_signing_identity(key, cert).certs == identity.certs

@@ -216,3 +216,38 @@ def test_generated_pe_verifies(tmp_path: Path, pe32plus: bool) -> None:
     )
     assert_sbverify_ok(path, ca)
     assert_osslsigncode_ok(path, ca)
+
+
+@pytest.mark.parametrize(
+    "newkey", [["-newkey", "rsa:2048"], ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]]
+)
+def test_key_method_with_openssl_made_keys(tiny_folder: Path, newkey: list[str]) -> None:
+    need("openssl", "sbverify", "osslsigncode")
+    keys = tiny_folder / "keys"
+    keys.mkdir(mode=0o700)
+    out = run_tool(
+        "openssl", "req", "-x509", *newkey, "-nodes", "-keyout", keys / "db.key",
+        "-out", keys / "db.crt", "-subj", "/CN=ocisign test db", "-days", "1",
+        "-addext", "extendedKeyUsage=codeSigning",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    (tiny_folder / "sign.yaml").write_text(
+        "previewFeatures: [sign-artifacts]\ninput:\n  artifactsPath: ./out/artifacts\n"
+        "signingMethod:\n  key: {keyPath: keys/db.key, certPath: keys/db.crt}\n"
+    )
+    proc = run_ocisign(
+        "sign-artifacts", "--build-dir", "build", "--config-file", "sign.yaml", cwd=tiny_folder
+    )
+    assert proc.returncode == 0, proc.stderr
+    ca = keys / "db.crt"
+    for rel in ("shim/bootx64.efi", "bootloader/grubx64.efi", "ukis/vmlinuz-6.6.efi"):
+        assert_sbverify_ok(tiny_folder / ART / rel, ca)
+        assert_osslsigncode_ok(tiny_folder / ART / rel, ca)
+    content = tiny_folder / "root.hash"
+    content.write_text(ROOT_HASH)
+    out = run_tool(
+        "openssl", "smime", "-verify", "-binary", "-inform", "der",
+        "-in", tiny_folder / ART / "verity-hash/root.hash", "-content", content,
+        "-CAfile", ca, "-purpose", "any", "-out", os.devnull,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
