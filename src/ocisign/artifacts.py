@@ -165,11 +165,9 @@ def _stage_all(
         path = Path(entry.source) if os.path.isabs(entry.source) else artifacts / entry.source
         key = Path(os.path.normpath(path.absolute()))
         if entry.type not in AUTHENTICODE_TYPES and entry.type != VERITY_TYPE:
-            what = f"type '{entry.type}'" if entry.type else "no type"
-            log.warning("Not signing %s: %s is not a type sign-artifacts signs", entry.source, what)
-            results.append(
-                FileResult(entry.source, path, entry.type, "skipped", f"{what}: not signed")
-            )
+            why = f"type '{entry.type}' is not signed" if entry.type else "it has no type"
+            log.warning("Not signing %s: %s", entry.source, why)
+            results.append(FileResult(entry.source, path, entry.type, "skipped", why))
             continue
         if key in done:
             results.append(
@@ -177,11 +175,11 @@ def _stage_all(
             )
             continue
         if entry.type == VERITY_TYPE:
-            data = _read(path, "verity hash file")
+            data = _read(path, "sign verity hash file")
             signed = _sign_verity_file(path, data, identity)
             detail = "PKCS#7 detached"
         else:
-            data = _read(path, "EFI file")
+            data = _read(path, "sign EFI file")
             signed, count = _sign_efi_file(path, data, identity)
             detail = f"Authenticode, {count} signature{'s' if count > 1 else ''}"
         staged.append((_stage(tmp, path, signed), path))
@@ -325,14 +323,14 @@ def _sign_verity_file(path: Path, data: bytes, identity: SigningIdentity) -> byt
     return sign_verity_hash(data, identity)
 
 
-def _read(path: Path, what: str) -> bytes:
+def _read(path: Path, action: str) -> bytes:
+    """An artifact's bytes; a missing file fails as ``failed to <action> (path=...)``."""
     try:
         return path.read_bytes()
     except FileNotFoundError:
         reason = f"open {path}: no such file or directory"
     except OSError as err:
         reason = f"open {path}: {(err.strerror or str(err)).lower()}"
-    action = "sign EFI file" if what == "EFI file" else "sign verity hash file"
     raise ArtifactError(
         f"failed to {action} (path='{path}'):\n{reason}",
         hint="inject-files.yaml lists a file the artifacts folder does not have",

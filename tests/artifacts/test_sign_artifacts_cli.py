@@ -134,8 +134,8 @@ def test_text_summary_and_warning_for_unsigned_types(tiny_folder: Path) -> None:
     (art / "inject-files.yaml").write_text(inject_yaml(entries))
     proc = sign(tiny_folder)
     assert proc.returncode == 0, proc.stderr
-    assert "Not signing ./other/readme.txt: type 'readme'" in proc.stderr
-    assert "Not signing ./other/empty.bin: no type" in proc.stderr
+    assert "WARNING: Not signing ./other/readme.txt: type 'readme' is not signed" in proc.stderr
+    assert "WARNING: Not signing ./other/empty.bin: it has no type" in proc.stderr
     assert (art / "other/readme.txt").read_text() == "hello"
     # the same file listed twice is signed once
     assert len(signatures((art / "shim/bootx64.efi").read_bytes())) == 1
