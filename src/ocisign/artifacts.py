@@ -124,20 +124,15 @@ def _sign_in(
         identity = generate_ephemeral_identity()
         method_name = "ephemeral"
 
-    staged: list[tuple[Path, Path]] = []  # (temporary copy, original)
+    staged: list[_Staged] = []
     try:
         results = _stage_all(tmp, artifacts, inject.inject_files, identity, staged)
-        cert_path = None
-        if public_keys is not None:
-            log.info("Outputting public keys")
-            cert_path = _write_public_cert(public_keys, identity.certs[0])
-        for copy, original in staged:
-            os.replace(copy, original)
+        cert_path = _commit(tmp, staged, public_keys, identity.certs[0])
         staged.clear()
     finally:
-        for copy, _ in staged:
+        for item in staged:
             with contextlib.suppress(OSError):
-                copy.unlink()
+                item.copy.unlink()
     log.info("Success!")
     cert = identity.certs[0]
     return SignArtifactsResult(
@@ -150,12 +145,83 @@ def _sign_in(
     )
 
 
+@dataclass(frozen=True)
+class _Staged:
+    """A signed temporary copy waiting to replace its original (kept for undo)."""
+
+    copy: Path
+    original: Path
+    old: bytes = field(repr=False)
+
+
+def _commit(
+    tmp: Path, staged: list[_Staged], public_keys: Path | None, cert: x509.Certificate
+) -> Path | None:
+    """Write ``ca.pem``, then rename every signed copy over its original; undo all on failure."""
+    ca_file = public_keys / PUBLIC_CERT_NAME if public_keys is not None else None
+    old_ca = ca_file.read_bytes() if ca_file is not None and ca_file.is_file() else None
+    new_dirs = _missing_dirs(public_keys) if public_keys is not None else []
+    done: list[_Staged] = []
+    current = None
+    try:
+        if public_keys is not None:
+            log.info("Outputting public keys")
+            _write_public_cert(public_keys, cert)
+        for current in staged:
+            os.replace(current.copy, current.original)
+            done.append(current)
+    except BaseException as err:
+        _undo(tmp, done, ca_file, old_ca, new_dirs)
+        if isinstance(err, OSError) and current is not None:
+            raise ArtifactError(
+                f"failed to replace {current.original} with its signed copy:\n"
+                f"{err.strerror or err}",
+                hint="nothing was changed; check the permissions of the artifacts folder",
+            ) from None
+        raise
+    return ca_file
+
+
+def _undo(
+    tmp: Path,
+    done: list[_Staged],
+    ca_file: Path | None,
+    old_ca: bytes | None,
+    new_dirs: list[Path],
+) -> None:
+    """Put back the originals already replaced, the previous ``ca.pem``, no new folders."""
+    from ocisign.fsutil import atomic_write
+
+    for item in reversed(done):
+        with contextlib.suppress(OSError):
+            os.replace(_stage(tmp, item.original, item.old), item.original)
+    if ca_file is not None:
+        with contextlib.suppress(OSError):
+            if old_ca is None:
+                ca_file.unlink()
+            else:
+                atomic_write(ca_file, old_ca, 0o644)
+    for folder in new_dirs:  # deepest first; only if still empty
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+def _missing_dirs(folder: Path) -> list[Path]:
+    """``folder`` and its ancestors that do not exist yet, deepest first."""
+    missing = []
+    for path in [folder, *folder.parents]:
+        if path.exists():
+            break
+        missing.append(path)
+    return missing
+
+
 def _stage_all(
     tmp: Path,
     artifacts: Path,
     entries: list[InjectArtifactMetadata],
     identity: SigningIdentity,
-    staged: list[tuple[Path, Path]],
+    staged: list[_Staged],
 ) -> list[FileResult]:
     """Sign each entry into a temporary copy (appended to ``staged``); report each file."""
     results: list[FileResult] = []
@@ -182,7 +248,7 @@ def _stage_all(
             data = _read(path, "sign EFI file")
             signed, count = _sign_efi_file(path, data, identity)
             detail = f"Authenticode, {count} signature{'s' if count > 1 else ''}"
-        staged.append((_stage(tmp, path, signed), path))
+        staged.append(_Staged(_stage(tmp, path, signed), path, data))
         done[key] = entry.source
         results.append(FileResult(entry.source, path, entry.type, "signed", detail))
     return results
@@ -343,6 +409,11 @@ def _stage(tmp: Path, original: Path, data: bytes) -> Path:
     The copy lives in the build temp dir when that is on the same file system (so the
     artifacts folder never holds half-made files), else next to the original.
     """
+    if not os.access(original.parent, os.W_OK):
+        raise ArtifactError(
+            f"cannot replace {original}: its folder is not writable",
+            hint="run with permission to write the artifacts folder (it may belong to root)",
+        )
     folder = tmp if os.stat(tmp).st_dev == os.stat(original.parent).st_dev else original.parent
     fd, name = tempfile.mkstemp(prefix=f".{original.name}.", suffix=".tmp", dir=folder)
     try:
@@ -361,7 +432,7 @@ def _stage(tmp: Path, original: Path, data: bytes) -> Path:
     return Path(name)
 
 
-def _write_public_cert(folder: Path, cert: x509.Certificate) -> Path:
+def _write_public_cert(folder: Path, cert: x509.Certificate) -> None:
     from cryptography.hazmat.primitives import serialization
 
     from ocisign.fsutil import atomic_write
@@ -382,7 +453,6 @@ def _write_public_cert(folder: Path, cert: x509.Certificate) -> Path:
             f"failed to output public keys (path='{path}'):\n{err.strerror or err}",
             hint="choose a writable --ephemeral-public-keys-path",
         ) from None
-    return path
 
 
 def _make_temp_dir(build_dir: Path) -> Path:

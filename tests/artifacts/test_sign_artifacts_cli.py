@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -18,7 +20,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from ocisign import artifacts
 from ocisign.artifacts import SignArtifactsRequest, SigningIdentity, sign_artifacts
 from ocisign.authenticode import signatures
-from ocisign.errors import KeyError_
+from ocisign.errors import ArtifactError, KeyError_
 from tests.artifacts.conftest import (
     ROOT_HASH,
     inject_yaml,
@@ -556,3 +558,43 @@ def test_encrypted_or_garbage_key_is_refused(tmp_path: Path) -> None:
     with pytest.raises(KeyError_, match="is not a PEM or DER certificate"):
         artifacts.load_signing_identity(key, garbage)
     assert artifacts.load_signing_identity(key, cert).certs == identity.certs
+
+
+@pytest.mark.parametrize("with_old_ca", [False, True])
+def test_failed_rename_is_undone(
+    tiny_folder: Path, monkeypatch: pytest.MonkeyPatch, with_old_ca: bool
+) -> None:
+    if with_old_ca:
+        (tiny_folder / "out/public-keys").mkdir()
+        (tiny_folder / "out/public-keys/ca.pem").write_text("previous certificate")
+    before = state_without_build(tiny_folder)
+    real_replace = os.replace
+    commits: list[str] = []
+
+    def flaky_replace(src: str | Path, dst: str | Path) -> None:
+        if "sign-artifacts-" in str(src) and ART in str(dst) and len(commits) < 3:
+            commits.append(str(dst))
+            if len(commits) == 3:
+                raise OSError(errno.EIO, "Input/output error")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", flaky_replace)
+    monkeypatch.chdir(tiny_folder)
+    with pytest.raises(ArtifactError, match="with its signed copy") as info:
+        sign_artifacts(SignArtifactsRequest(Path("sign.yaml"), Path("build")))
+    assert "Input/output error" in info.value.message
+    assert len(commits) == 3  # two files were replaced, then put back
+    assert state_without_build(tiny_folder) == before
+    assert list((tiny_folder / "build").iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write to read-only folders")
+def test_read_only_artifact_folder_fails_before_any_change(tiny_folder: Path) -> None:
+    shim_dir = tiny_folder / ART / "shim"
+    shim_dir.chmod(0o555)
+    try:
+        before = state_without_build(tiny_folder)
+        assert_one_error(sign(tiny_folder), "its folder is not writable")
+        assert state_without_build(tiny_folder) == before
+    finally:
+        shim_dir.chmod(0o755)
