@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -204,8 +204,9 @@ def sign_pe(
         table = bytearray()
         # the certificate table starts 8-byte aligned; the padding is part of the hashed image
         image += b"\0" * (_align8(len(image)) - len(image))
-    struct.pack_into("<II", image, layout.security_dir_offset, 0, 0)
-    digest = authenticode_digest(bytes(image), _without_table(layout))
+    digest = authenticode_digest(
+        bytes(image), replace(layout, cert_table_offset=0, cert_table_size=0)
+    )
     blob = build_signed_data(digest, key, certs, signing_time)
     table += struct.pack(
         "<IHH", 8 + len(blob), WIN_CERT_REVISION_2_0, WIN_CERT_TYPE_PKCS_SIGNED_DATA
@@ -275,17 +276,6 @@ def build_signed_data(
         _set(signer_info),
     )
     return _seq(_oid(OID_SIGNED_DATA), _tlv(0xA0, signed_data))
-
-
-def _without_table(layout: PeLayout) -> PeLayout:
-    return PeLayout(
-        layout.checksum_offset,
-        layout.security_dir_offset,
-        layout.size_of_headers,
-        layout.sections,
-        0,
-        0,
-    )
 
 
 def _align8(n: int) -> int:
