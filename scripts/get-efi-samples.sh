@@ -7,7 +7,8 @@
 # Idempotent: does nothing when the files are already there. No root needed.
 set -euo pipefail
 DEST="${OCISIGN_EFI_SAMPLES:-${XDG_CACHE_HOME:-$HOME/.cache}/ocisign-test/efi}"
-FILES=(usr/lib/systemd/boot/efi/systemd-bootx64.efi usr/lib/shim/shimx64.efi.signed)
+FILES=(usr/lib/systemd/boot/efi/systemd-bootx64.efi usr/lib/systemd/boot/efi/linuxx64.efi.stub
+       usr/lib/shim/shimx64.efi.signed)
 have_all() { for f in "${FILES[@]}"; do [ -s "$DEST/$f" ] || return 1; done; }
 if have_all; then echo "EFI samples present in $DEST"; exit 0; fi
 command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || {
@@ -15,7 +16,9 @@ command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || {
 mkdir -p "$DEST/debs"
 cd "$DEST/debs"
 for pkg in systemd-boot-efi shim-signed; do
-  ls "${pkg}"_*.deb >/dev/null 2>&1 || apt-get download -q "$pkg" >/dev/null
+  ls "${pkg}"_*.deb >/dev/null 2>&1 || apt-get download -q "$pkg" >/dev/null || {
+    echo "get-efi-samples: 'apt-get download $pkg' failed (needs Debian bookworm sources; try apt-get update)" >&2
+    exit 1; }
 done
 for deb in ./*.deb; do dpkg-deb -x "$deb" "$DEST"; done
 have_all || { echo "get-efi-samples: expected files missing under $DEST" >&2; exit 1; }
