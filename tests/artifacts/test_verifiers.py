@@ -100,6 +100,9 @@ def test_real_efi_files_verify_and_shim_keeps_microsoft(
     for rel in EFI_FILES:
         path = real_folder / ART / rel
         assert_sbverify_ok(path, ca)
+        data = path.read_bytes()
+        (stored,) = struct.unpack_from("<I", data, parse_pe(data).checksum_offset)
+        assert stored == independent_checksum(data)
         if rel != "shim/bootx64.efi":
             assert len(sbverify_list(path)) == 1
             assert_osslsigncode_ok(path, ca)
