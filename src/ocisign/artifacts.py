@@ -331,33 +331,19 @@ def generate_ephemeral_identity() -> SigningIdentity:
 
 
 def load_signing_identity(key_path: Path, cert_path: Path) -> SigningIdentity:
-    """Load an unencrypted PEM private key and its PEM (or DER) certificate chain.
+    """Load ``signingMethod.key``: an unencrypted PEM key and its certificate (chain)."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-    The one place sign-artifacts reads key files; swap in ``ocisign.keys`` here.
-    """
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
+    from ocisign.keys.pem import keys_match, load_certificates, load_private_key
 
-    hint = "signingMethod.key needs an unencrypted PEM private key and its PEM certificate"
-    try:
-        key_data = key_path.read_bytes()
-        cert_data = cert_path.read_bytes()
-    except OSError as err:
-        raise KeyError_(f"cannot read {err.filename}: {err.strerror}", hint=hint) from None
-    try:
-        key = serialization.load_pem_private_key(key_data, password=None)
-    except TypeError:
-        raise KeyError_(f"the private key {key_path} is encrypted", hint=hint) from None
-    except ValueError:
-        raise KeyError_(f"{key_path} is not a PEM private key", hint=hint) from None
-    try:
-        if b"-----BEGIN" in cert_data:
-            certs = x509.load_pem_x509_certificates(cert_data)
-        else:
-            certs = [x509.load_der_x509_certificate(cert_data)]
-    except ValueError:
-        raise KeyError_(f"{cert_path} is not a PEM or DER certificate", hint=hint) from None
-    if certs[0].public_key() != key.public_key():
+    key = load_private_key(key_path)
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise KeyError_(
+            f"{key_path}: Authenticode and PKCS#7 signing need an RSA or ECDSA key",
+            hint="signingMethod.key needs an unencrypted PEM RSA or ECDSA private key",
+        )
+    certs = load_certificates(cert_path)
+    if not keys_match(key, certs[0].public_key()):  # type: ignore[arg-type]
         raise KeyError_(
             f"the certificate {cert_path} does not belong to the key {key_path}",
             hint="the first certificate in certPath must be the signing key's own",
