@@ -36,7 +36,7 @@ class Env:
         }
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = cli_env(**self.extra, **extra)
+        env = cli_env(**{**self.extra, **extra})
         for name in ("OCISIGN_USERNAME", "OCISIGN_PASSWORD", "NOTATION_USERNAME",
                      "NOTATION_PASSWORD"):
             if not env.get(name):

@@ -53,7 +53,26 @@ def _from_cli(ctx: click.Context, *names: str) -> bool:
     return any(ctx.get_parameter_source(n) is ParameterSource.COMMANDLINE for n in names)
 
 
-@click.command("sign")
+class _SignCommand(click.Command):
+    """Accepts Go's bool spelling ``--force-referrers-tag=false`` (pflag) as notation does."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, [_go_bool_flag(a) for a in args])
+
+
+def _go_bool_flag(arg: str) -> str:
+    name, sep, value = arg.partition("=")
+    if name != "--force-referrers-tag" or not sep:
+        return arg
+    if value in ("1", "t", "T", "true", "TRUE", "True"):
+        return name
+    if value in ("0", "f", "F", "false", "FALSE", "False"):
+        return "--no-force-referrers-tag"
+    raise UsageError(f"invalid argument {value!r} for --force-referrers-tag",
+                     hint="use --force-referrers-tag=true or --force-referrers-tag=false")
+
+
+@click.command("sign", cls=_SignCommand)
 @click.argument("references", nargs=-1)
 @click.option("--signature-format", type=click.Choice(["jws", "cose", "sigstore"]),
               help="Signature format (default: config.json signatureFormat, else jws; "
@@ -72,9 +91,8 @@ def _from_cli(ctx: click.Context, *names: str) -> bool:
               help="Signed user metadata (repeatable).")
 @click.option("--oci-layout", is_flag=True,
               help="References are OCI image layouts: DIR:TAG or DIR@DIGEST.")
-@click.option("--force-referrers-tag", type=click.BOOL, is_flag=False, flag_value=True,
-              default=True, show_default=True, metavar="[=true|false]",
-              help="Always maintain the referrers tag index; false: use the Referrers API "
+@click.option("--force-referrers-tag/--no-force-referrers-tag", default=True, show_default=True,
+              help="Always maintain the referrers tag index; =false: use the Referrers API "
                    "when the registry supports it.")
 @click.option("--allow-referrers-api", is_flag=True,
               help="Deprecated: same as --force-referrers-tag=false.")
