@@ -10,17 +10,17 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.registry import RunningRegistry, push_test_image
-from tests.sign.conftest import E2E_DIGEST, Env
+from tests.sign.conftest import E2E_DIGEST, Env, Result
 
 
-def _one_error(result: object, code: int, text: str) -> None:
-    assert result.returncode == code, (result.stdout, result.stderr)  # type: ignore[attr-defined]
-    lines = [line for line in result.stderr.splitlines()  # type: ignore[attr-defined]
+def _one_error(result: Result, code: int, text: str) -> None:
+    assert result.returncode == code, (result.stdout, result.stderr)
+    lines = [line for line in result.stderr.splitlines()
              if not line.startswith("Warning:")]
     assert len(lines) == 2, lines
     assert lines[0].startswith("Error: ") and text in lines[0], lines
     assert lines[1].startswith("Hint: ")
-    assert "Traceback" not in result.stderr  # type: ignore[attr-defined]
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize(

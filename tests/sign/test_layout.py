@@ -26,7 +26,7 @@ def _blob(layout: Path, digest: str) -> bytes:
 
 def _strip(manifest: dict[str, Any]) -> dict[str, Any]:
     """A signature manifest without what differs per signing (envelope, time)."""
-    doc = json.loads(json.dumps(manifest))
+    doc: dict[str, Any] = json.loads(json.dumps(manifest))
     for layer in doc["layers"]:
         layer.pop("digest"), layer.pop("size")
     doc["annotations"].pop("org.opencontainers.image.created")

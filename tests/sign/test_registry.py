@@ -133,11 +133,3 @@ def test_referrers_api_when_asked(env: Env, fake_registry: FakeRegistry) -> None
     flag = env.ok("sign", "--force", "--force-referrers-tag", ref, "--output", "json")
     assert json.loads(flag.stdout)["results"][0]["targets"][0]["mechanism"] == "tag-schema"
     assert len(_sigs(fake_registry, "sign/api", digest)) == 4
-
-
-def test_insecure_registries_from_config_json(env: Env, registry: RunningRegistry) -> None:
-    digest = push_test_image(registry, "sign/insecure:v1")
-    # a non-loopback name for the same registry would need DNS; check the loader instead
-    (env.config / "config.json").write_text(json.dumps({"insecureRegistries": [registry.host]}))
-    env.ok("sign", f"{registry.host}/sign/insecure@{digest}")
-    assert len(_sigs(registry, "sign/insecure", digest)) == 1
