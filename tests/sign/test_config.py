@@ -26,7 +26,8 @@ def test_load_config(tmp_path: Path) -> None:
     transport = Transport(RegistryOptions(insecure_registries=config.insecure_registries))
     assert transport.scheme("reg.example:5000") == "http"
     assert transport.scheme("other.example") == "https"
-    for bad in ({"insecureRegistries": "reg"}, {"signatureFormat": "pgp"}, []):
+    bads: list[object] = [{"insecureRegistries": "reg"}, {"signatureFormat": "pgp"}, []]
+    for bad in bads:
         path.write_text(json.dumps(bad))
         with pytest.raises(ConfigError, match=str(path)):
             load_config(path)
