@@ -91,7 +91,7 @@ def _go_bool_flag(arg: str) -> str:
               help="Signed user metadata (repeatable).")
 @click.option("--oci-layout", is_flag=True,
               help="References are OCI image layouts: DIR:TAG or DIR@DIGEST.")
-@click.option("--force-referrers-tag/--no-force-referrers-tag", default=True, show_default=True,
+@click.option("--force-referrers-tag/--no-force-referrers-tag", default=True, show_default="true",
               help="Always maintain the referrers tag index; =false: use the Referrers API "
                    "when the registry supports it.")
 @click.option("--allow-referrers-api", is_flag=True,
