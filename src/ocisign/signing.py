@@ -375,6 +375,8 @@ def sign(options: SignOptions, *, warn: Callable[[str], None] | None = None) -> 
     if not jobs:
         raise UsageError("nothing to sign: the image list has no image lines",
                          hint="add references to the list, or pass them as arguments")
+    if len(jobs) == 1 and options.image_list is None and jobs[0].item.error is not None:
+        raise jobs[0].item.error  # one reference that does not parse: a usage error
     client = _client(options)
     try:
         run = _Run(options, warn or (lambda message: None), client)

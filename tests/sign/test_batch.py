@@ -105,3 +105,25 @@ def test_positional_and_list_combined_all_good(
     assert "signed 1, already signed 0, skipped 1, failed 0" in out.stderr
     assert not (tmp_path / "sign-failed.txt").exists()
     assert _count(registry, "batch/combo-b", [two]) == 0
+
+
+def test_unauthorised_line_then_fixed(
+    env: Env, registry: RunningRegistry, registry_basic: RunningRegistry, tmp_path: Path
+) -> None:
+    good = push_test_image(registry, "batch/auth-good:v1")
+    locked = push_test_image(registry_basic, "batch/auth-locked:v1")
+    listing = tmp_path / "list.txt"
+    locked_line = f"{registry_basic.host}/batch/auth-locked:v1"
+    listing.write_text(f"{registry.host}/batch/auth-good:v1\n{locked_line}\n")
+    failed = tmp_path / "sign-failed.txt"
+    first = env.run("sign", "-f", str(listing), "--skip-login")
+    assert first.returncode == 1 and "some images failed to sign" in first.stderr
+    assert failed.read_text() == locked_line + "\n"
+    assert _count(registry, "batch/auth-good", [good]) == 1
+    assert registry_basic.username and registry_basic.password
+    fixed = env.run("sign", "-f", str(failed), env=env.env(
+        OCISIGN_USERNAME=registry_basic.username, OCISIGN_PASSWORD=registry_basic.password))
+    assert fixed.returncode == 0, fixed.stderr
+    assert "signed 1, already signed 0, skipped 0, failed 0" in fixed.stderr
+    assert _count(registry_basic, "batch/auth-locked", [locked]) == 1
+    assert registry_basic.password not in first.stderr + fixed.stderr

@@ -40,6 +40,8 @@ def _one_error(result: Result, code: int, text: str) -> None:
         (["--signature-format", "jws", "--sigstore-key", "k.key"], 2, "--sigstore-key cannot"),
         (["--signature-format", "sigstore"], 2, "needs --sigstore-key"),
         (["--force-referrers-tag=false"], 2, "--oci-layout and --force-referrers-tag"),
+        (["--force-referrers-tag=maybe"], 2, "invalid argument 'maybe'"),
+        (["-f", "list.txt"], 2, "--oci-layout cannot be combined with -f"),
     ],
 )
 def test_usage_errors(env: Env, layout: Path, args: list[str], code: int, text: str) -> None:
@@ -51,6 +53,7 @@ def test_usage_errors(env: Env, layout: Path, args: list[str], code: int, text: 
 
 def test_nothing_to_sign(env: Env) -> None:
     _one_error(env.run("sign"), 2, "nothing to sign")
+    _one_error(env.run("sign", "reg.example/Bad/Name:v1"), 2, "invalid reference")
 
 
 def test_missing_cert_file(env: Env, layout: Path, tmp_path: Path) -> None:
