@@ -198,6 +198,7 @@ class _Run:
         self._thumbprint: str | None = None
         self._thumb_lock = threading.Lock()
         self._warned: set[str] = set()
+        self._has_config: set[str] = set()
         self._warn_lock = threading.Lock()
         fmt = options.signature_format
         if fmt == "sigstore":
@@ -313,7 +314,10 @@ class _Run:
                 return Outcome(Status.ALREADY_SIGNED, display, desc.digest,
                                data=self._data(existing, "", {}))
         store.push_blob(signed.envelope, signed.media_type)
-        store.push_blob(EMPTY_JSON, NOTARY_SIGNATURE)
+        if store.name not in self._has_config:  # the `{}` config: once per repository
+            store.push_blob(EMPTY_JSON, NOTARY_SIGNATURE)
+            with self._warn_lock:
+                self._has_config.add(store.name)
         pushed = store.push_referrer(
             signed.manifest, OCI_MANIFEST, force_tag_schema=self.options.force_referrers_tag
         )
