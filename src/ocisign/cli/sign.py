@@ -14,6 +14,7 @@ from ocisign.errors import UsageError
 
 if TYPE_CHECKING:
     from ocisign.batch import BatchReport, LineResult
+    from ocisign.signing import SignOptions
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 FAILED_MESSAGE = "some images failed to sign"
@@ -120,13 +121,15 @@ def sign(ctx: click.Context, /, **flags: Any) -> None:
     A tag is resolved to a digest; what the reference names is signed (JWS/COSE), or the
     index and its platforms (sigstore, or when -a/--os are given).
     """
+    from dataclasses import replace
+
     from ocisign import signing
     from ocisign.batch import check_jobs, stderr_is_tty
 
     options = _options(ctx, flags)
     check_jobs(options.jobs)
     json_out = flags["output_format"] == "json"
-    options = _replace(options, progress=not json_out and stderr_is_tty())
+    options = replace(options, progress=not json_out and stderr_is_tty())
     report = signing.sign(options, warn=warn)
     batch = len(report.results) > 1 or options.image_list is not None
     failed_file = Path(flags["failed_file"])
@@ -152,13 +155,7 @@ def sign(ctx: click.Context, /, **flags: Any) -> None:
                          hint=f"fix the causes above, then re-run with -f {failed_file}")
 
 
-def _replace(options: Any, **changes: Any) -> Any:
-    from dataclasses import replace
-
-    return replace(options, **changes)
-
-
-def _options(ctx: click.Context, flags: dict[str, Any]) -> Any:
+def _options(ctx: click.Context, flags: dict[str, Any]) -> SignOptions:
     """Check the flag combinations and build ``signing.SignOptions``."""
     from ocisign import signing
     from ocisign.config.notation import load_config
