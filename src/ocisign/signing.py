@@ -146,14 +146,14 @@ def load_signer(options: SignOptions) -> tuple[Signer, str]:
 
 
 class _Once:
-    """Per-run memory of (store, digest) -> the first outcome, so a digest is signed once."""
+    """Per-run memory of (store, digest, identity) -> the first outcome: signed once."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._events: dict[tuple[str, str], threading.Event] = {}
-        self._results: dict[tuple[str, str], Outcome] = {}
+        self._events: dict[tuple[str, str, str], threading.Event] = {}
+        self._results: dict[tuple[str, str, str], Outcome] = {}
 
-    def run(self, key: tuple[str, str], work: Callable[[], Outcome]) -> Outcome:
+    def run(self, key: tuple[str, str, str], work: Callable[[], Outcome]) -> Outcome:
         with self._lock:
             event = self._events.get(key)
             first = event is None
@@ -253,9 +253,16 @@ class _Run:
         for target in resolved.targets:
             if time.monotonic() > deadline:
                 raise NetworkError(f"{resolved.user_reference}: ran out of time")
-            key = (resolved.store.name, target.descriptor.digest)
+            key = (resolved.store.name, target.descriptor.digest, self._identity(resolved))
             outcomes.append(self.once.run(key, partial(self._sign_one, resolved, target)))
         return outcomes
+
+    def _identity(self, resolved: Resolved) -> str:
+        """What besides the digest makes a signature distinct: the reference as written,
+        for sigstore's default identity (its docker-reference names the tag)."""
+        if self.attacher is not None and self.options.sigstore_identity == "containers":
+            return resolved.user_ref
+        return ""
 
     def _tag_warning(self, opened: StoreTarget) -> None:
         from ocisign.oci import is_digest
