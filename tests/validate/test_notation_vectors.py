@@ -152,8 +152,8 @@ def _tagged_digest(layout: str) -> str:
 
 def test_tag_reference_and_scope(e2e_trust: Path, tmp_path: Path) -> None:
     """DIR:TAG works; --scope selects a statement by registry scope."""
-    code, out = run("e2e-valid-signature", E2E_SUBJECT, POLICIES / "trustpolicy.json", e2e_trust,
-                    tmp=tmp_path)
+    code, _ = run("e2e-valid-signature", E2E_SUBJECT, POLICIES / "trustpolicy.json", e2e_trust,
+                  tmp=tmp_path)
     assert code == 0
     proc = validate(
         "--oci-layout", f"{LAYOUTS / 'e2e-valid-signature'}:v1",
