@@ -107,7 +107,7 @@ class ImageResult:
     signing_time: str = ""
     evaluated: bool = False  # the Notary trust engine judged at least one signature
     warnings: list[str] = field(default_factory=list)
-    notices: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # always printed (stderr)
     messages: list[str] = field(default_factory=list)  # verbose success lines
 
 
@@ -414,13 +414,11 @@ class _Validator:
         if verdict.passed and outcome is not None:
             result.status = Status.PASSED
             result.warnings = list(outcome.warnings)
-            result.notices = list(outcome.notices)
             result.signer = outcome.signer
             if outcome.signing_time is not None:
                 result.signing_time = outcome.signing_time.isoformat()
             if outcome.skipped:
-                result.messages.extend(outcome.notices)
-                result.signature_format = ""
+                result.notices = list(outcome.notices)  # notation's skip message
             else:
                 result.messages.append(f"Successfully verified signature for {display}")
                 self._fill_from_envelope(result, items, outcome.signer)

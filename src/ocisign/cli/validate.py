@@ -192,6 +192,8 @@ def _render(report: BatchReport, output_format: str) -> None:
         for image in found:
             for message in image.warnings:
                 warn(f"{image.reference}: {message}")
+            for notice in image.notices:
+                click.echo(notice, err=True)
             notation_ran = notation_ran or image.evaluated
         if output_format == "json":
             continue
