@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ocisign.batch import BatchReport, Job, LineResult, Outcome, Status, run_batch
 from ocisign.errors import NotFoundError, OcisignError, UsageError, VerificationError
-from ocisign.oci import NOTARY_SIGNATURE, Descriptor, Platform
+from ocisign.oci import INDEX_TYPES, NOTARY_SIGNATURE, Descriptor, Platform
 
 if TYPE_CHECKING:
     from ocisign.config.trustpolicy import TrustPolicyDocument
@@ -244,24 +244,23 @@ class _Validator:
         if isinstance(item, OcisignError):
             raise item
         from ocisign.registry import open_store
-        from ocisign.resolve.targets import resolve_targets
+        from ocisign.resolve.targets import Target, resolve_targets
 
         req = self.request
         opened = open_store(item, req.registry, oci_layout=req.oci_layout, client=self.client)
+        expand = self.sigstore or req.notation_platforms
+        resolved = resolve_targets(opened, expand=expand, archs=req.archs, oses=req.oses)
+        skipped = [] if resolved.targets else [self._skipped(resolved)]
         sig_checks: list[_Check] = []
         not_checks: list[_Check] = []
-        skipped: list[Outcome] = []
         if self.sigstore:
-            resolved = resolve_targets(opened, expand=True, archs=req.archs, oses=req.oses)
-            if not resolved.targets:
-                skipped.append(self._skipped(resolved))
             sig_checks = [self._sigstore(resolved, t) for t in resolved.targets]
         if self.notation:
-            expand = req.notation_platforms
-            resolved = resolve_targets(opened, expand=expand, archs=req.archs, oses=req.oses)
-            if not resolved.targets and not skipped:
-                skipped.append(self._skipped(resolved))
-            not_checks = [self._notation(resolved, t) for t in resolved.targets]
+            targets = resolved.targets
+            if not req.notation_platforms:  # notation: only what the reference names
+                root = resolved.root
+                targets = [Target(root, None, root.media_type in INDEX_TYPES)]
+            not_checks = [self._notation(resolved, t) for t in targets]
         return self._combine(sig_checks, not_checks, skipped)
 
     def _skipped(self, resolved: Resolved) -> Outcome:
