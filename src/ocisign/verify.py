@@ -47,6 +47,8 @@ IDENTITY_RULES = {
     "match-repository": "matchRepository",
     "match-exact": "matchExact",
 }
+# what malformed JSON/descriptors raise below the OcisignError layer (deep nesting included)
+MALFORMED = (KeyError, ValueError, TypeError, RecursionError)
 OFFLINE_REVOCATION = (
     "revocation not checked (offline): OCSP responders and CRL distribution points are "
     "not contacted; a revoked signing certificate is not detected"
@@ -297,7 +299,7 @@ class _Validator:
             return self._sigstore_checked(resolved, target, result)
         except OcisignError as exc:
             result.reason = exc.message
-        except (KeyError, ValueError, TypeError) as exc:  # malformed content
+        except MALFORMED as exc:  # malformed content
             result.reason = f"malformed signature data: {exc}"
         return _Check(True, result)
 
@@ -390,6 +392,9 @@ class _Validator:
             items, total = self._notary_signatures(resolved.store, digest)
         except OcisignError as exc:
             result.reason = exc.message
+            return _Check(True, result)
+        except MALFORMED as exc:
+            result.reason = f"malformed signature data: {type(exc).__name__}: {exc}"
             return _Check(True, result)
         if statement.level != "skip" and total == 0:
             from ocisign.trust import no_signature_message
@@ -493,7 +498,7 @@ def _read_envelope(store: Store, digest: str, size: int) -> ParsedEnvelope | Oci
         return parse_envelope(layer.media_type, blob)
     except OcisignError as exc:
         return exc
-    except (KeyError, ValueError, TypeError) as exc:
+    except MALFORMED as exc:
         return VerificationError(f"malformed signature manifest {digest}: {exc}")
 
 

@@ -85,3 +85,21 @@ def test_report_and_json_output_on_layouts(e2e_trust: Path, tmp_path: Path) -> N
     assert doc["summary"]["passed"] == 1 and doc["summary"]["failed"] == 1
     assert (tmp_path / "failed.txt").read_text() == f"{bad}@{E2E_SUBJECT}\n"
     assert (tmp_path / "r.csv").read_text().count("\n") == 3
+
+
+def test_deeply_nested_manifests_fail_cleanly(e2e_trust: Path, tmp_path: Path) -> None:
+    """A .sig manifest / signature manifest nested 100k deep is a failure, not a crash."""
+    from ocisign.oci import OCI_MANIFEST
+    from ocisign.registry.store import sigstore_tag
+
+    layout = copy_layout("e2e", tmp_path)
+    store = LayoutStore(layout)
+    nested = b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    store.push_manifest(nested, OCI_MANIFEST, sigstore_tag(E2E_SUBJECT))
+    key = make_sigstore_key(tmp_path / "k.pub")
+    code, out = _run(f"{layout}:v1", e2e_trust, "--sigstore-pubkey", str(key.pub_path),
+                     "--type", "sigstore", tmp=tmp_path)
+    assert code == 1 and "malformed signature data" in out
+    assert "unexpected" not in out
+    code, out = _run(f"{layout}:v1", e2e_trust, "--type", "notation", tmp=tmp_path)
+    assert code == 1 and "unexpected" not in out and "Traceback" not in out
