@@ -25,3 +25,33 @@ ocisign sign --oci-layout "$layout:v1"
 
 step "index.json now lists the image (tag v1) and its two signature manifests"
 python3 -m json.tool "$layout/index.json"
+
+step "ocisign validate --oci-layout $layout:v1   (trust policy + trust store from the config dir)"
+cat > "$OCISIGN_CONFIG_DIR/trustpolicy.json" <<'JSON'
+{"version": "1.0", "trustPolicies": [{"name": "demo", "registryScopes": ["*"],
+  "signatureVerification": {"level": "strict"},
+  "trustStores": ["ca:demo"], "trustedIdentities": ["*"]}]}
+JSON
+ocisign validate --oci-layout "$layout:v1" -v -o "$work/validate-failed.txt"
+
+step "a tampered copy must fail: flip one byte of each signature envelope"
+cp -r "$layout" "$work/tampered"
+python3 - "$work/tampered" <<'PY'
+import json, pathlib, sys
+blobs = pathlib.Path(sys.argv[1]) / "blobs" / "sha256"
+for path in list(blobs.iterdir()):
+    try:
+        doc = json.loads(path.read_bytes())
+    except ValueError:
+        continue
+    if isinstance(doc, dict) and (doc.get("config") or {}).get("mediaType") == "application/vnd.cncf.notary.signature":
+        envelope = blobs / doc["layers"][0]["digest"].split(":", 1)[1]
+        data = bytearray(envelope.read_bytes())
+        data[len(data) // 2] ^= 1
+        envelope.write_bytes(bytes(data))
+PY
+if ocisign validate --oci-layout "$work/tampered:v1" -o "$work/tampered-failed.txt"; then
+  echo "the tampered copy passed validation: this is a bug" >&2
+  exit 1
+fi
+step "the tampered copy failed, as it should; the signed layout is in $layout"
