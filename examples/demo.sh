@@ -1,17 +1,57 @@
 #!/usr/bin/env bash
-# The main job on an embedded default, no registry needed. Run by `make demo`.
-# For now: generate a Notary Project test key and a cosign-compatible key pair, list them.
+# `make demo`: the main job on an embedded default, no registry needed.
+# Signs the example OCI image layout in examples/layout with a fresh test key (JWS and
+# COSE, as notation does), then verifies it. Works in a temp folder; nothing else changes.
 set -euo pipefail
-export OCISIGN_CONFIG_DIR="${OCISIGN_CONFIG_DIR:-$(mktemp -d)}"
-echo "== config dir: $OCISIGN_CONFIG_DIR"
-ocisign --version
+here="$(cd "$(dirname "$0")" && pwd)"
+work="$(mktemp -d)"
+export OCISIGN_CONFIG_DIR="$work/config"
+layout="$work/layout"
+cp -r "$here/layout" "$layout"
+step() { printf '\n== %s\n' "$*"; }
 
-echo "== ocisign key generate demo --default"
+step "ocisign $(ocisign --version | awk '{print $NF}'), working in $work"
+
+step "ocisign key generate demo --default   (a test key + code-signing certificate, as notation cert generate-test)"
 ocisign key generate demo --default --type ecdsa-p256 --days 7
-echo "== ocisign key list"
 ocisign key list
 
-echo "== ocisign key generate-pair (cosign-compatible, passphrase from OCISIGN_PASSWORD)"
-OCISIGN_PASSWORD=demo-passphrase \
-  ocisign key generate-pair --output-prefix "$OCISIGN_CONFIG_DIR/cosign"
-head -1 "$OCISIGN_CONFIG_DIR/cosign.key"
+step "ocisign sign --oci-layout $layout:v1   (JWS, the default)"
+ocisign sign --oci-layout "$layout:v1"
+step "ocisign sign --oci-layout $layout:v1 --signature-format cose"
+ocisign sign --oci-layout "$layout:v1" --signature-format cose
+step "a second run changes nothing"
+ocisign sign --oci-layout "$layout:v1"
+
+step "index.json now lists the image (tag v1) and its two signature manifests"
+python3 -m json.tool "$layout/index.json"
+
+step "ocisign validate --oci-layout $layout:v1   (trust policy + trust store from the config dir)"
+cat > "$OCISIGN_CONFIG_DIR/trustpolicy.json" <<'JSON'
+{"version": "1.0", "trustPolicies": [{"name": "demo", "registryScopes": ["*"],
+  "signatureVerification": {"level": "strict"},
+  "trustStores": ["ca:demo"], "trustedIdentities": ["*"]}]}
+JSON
+ocisign validate --oci-layout "$layout:v1" -v -o "$work/validate-failed.txt"
+
+step "a tampered copy must fail: flip one byte of each signature envelope"
+cp -r "$layout" "$work/tampered"
+python3 - "$work/tampered" <<'PY'
+import json, pathlib, sys
+blobs = pathlib.Path(sys.argv[1]) / "blobs" / "sha256"
+for path in list(blobs.iterdir()):
+    try:
+        doc = json.loads(path.read_bytes())
+    except ValueError:
+        continue
+    if isinstance(doc, dict) and (doc.get("config") or {}).get("mediaType") == "application/vnd.cncf.notary.signature":
+        envelope = blobs / doc["layers"][0]["digest"].split(":", 1)[1]
+        data = bytearray(envelope.read_bytes())
+        data[len(data) // 2] ^= 1
+        envelope.write_bytes(bytes(data))
+PY
+if ocisign validate --oci-layout "$work/tampered:v1" -o "$work/tampered-failed.txt"; then
+  echo "the tampered copy passed validation: this is a bug" >&2
+  exit 1
+fi
+step "the tampered copy failed, as it should; the signed layout is in $layout"

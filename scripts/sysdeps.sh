@@ -16,3 +16,5 @@ fi
 if command -v systemctl >/dev/null 2>&1; then systemctl stop docker-registry >/dev/null 2>&1 || true; fi
 # sigstore-capable skopeo for the tests (Debian 13's, unpacked into a cache; see the script)
 bash "$(dirname "$0")/get-skopeo.sh" >/dev/null
+# real EFI binaries for the sign-artifacts tests (Debian systemd-boot-efi, shim-signed; cached, never committed)
+bash "$(dirname "$0")/get-efi-samples.sh" >/dev/null

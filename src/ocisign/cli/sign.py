@@ -1,15 +1,310 @@
-"""`ocisign sign`."""
+"""`ocisign sign`: notation sign's flags + hangar's batch flags + sigstore keys."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import click
+from click.core import ParameterSource
 
-from ocisign.cli._common import common_flags, not_implemented
+from ocisign.cli._common import STATE, common_flags, output_option, print_json, warn
+from ocisign.cli._flags import batch_options, registry_options
+from ocisign.errors import UsageError
+
+if TYPE_CHECKING:
+    from ocisign.batch import BatchReport, LineResult
+    from ocisign.signing import SignOptions
+
+_FILE = click.Path(dir_okay=False, path_type=Path)
+FAILED_MESSAGE = "some images failed to sign"
+DEPRECATED_REFERRERS_API = (
+    "flag '--allow-referrers-api' is deprecated and will be removed in future versions, "
+    "use '--force-referrers-tag=false' instead."
+)
 
 
-@click.command("sign", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
+    """``k=v`` flag values -> dict (notation refuses a missing '=' and duplicate keys)."""
+    out: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"could not parse flag {flag}: {item!r} is not KEY=VALUE",
+                             hint=f"pass {flag} KEY=VALUE, once per pair")
+        if key in out:
+            raise UsageError(f"could not parse flag {flag}: found duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _duration(text: str, flag: str) -> float | None:
+    """A Go duration in seconds (0 -> None)."""
+    from ocisign.notary_sign import parse_expiry
+
+    try:
+        seconds = parse_expiry(text).total_seconds()
+    except UsageError:
+        raise UsageError(f"invalid {flag} duration {text!r}",
+                         hint="use a Go duration such as 90s, 10m or 1h (0 for no limit)") from None
+    return seconds or None
+
+
+def _from_cli(ctx: click.Context, *names: str) -> bool:
+    return any(ctx.get_parameter_source(n) is ParameterSource.COMMANDLINE for n in names)
+
+
+class _SignCommand(click.Command):
+    """Accepts Go's bool spelling ``--force-referrers-tag=false`` (pflag) as notation does."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, [_go_bool_flag(a) for a in args])
+
+
+def _go_bool_flag(arg: str) -> str:
+    name, sep, value = arg.partition("=")
+    if name != "--force-referrers-tag" or not sep:
+        return arg
+    if value in ("1", "t", "T", "true", "TRUE", "True"):
+        return name
+    if value in ("0", "f", "F", "false", "FALSE", "False"):
+        return "--no-force-referrers-tag"
+    raise UsageError(f"invalid argument {value!r} for --force-referrers-tag",
+                     hint="use --force-referrers-tag=true or --force-referrers-tag=false")
+
+
+@click.command("sign", cls=_SignCommand)
+@click.argument("references", nargs=-1)
+@click.option("--signature-format", type=click.Choice(["jws", "cose", "sigstore"]),
+              help="Signature format (default: config.json signatureFormat, else jws; "
+                   "sigstore with --sigstore-key).")
+@click.option("-k", "--key", "key_name", help="Signing key name from the key store "
+              "(default: the default key).")
+@click.option("--id", "key_id", help="Key id for an on-demand plugin key (with --plugin).")
+@click.option("--plugin", "plugin_name", help="Plugin that holds the key (with --id).")
+@click.option("--plugin-config", multiple=True, metavar="KEY=VALUE",
+              help="Plugin setting, merged over the key's stored pluginConfig (repeatable).")
+@click.option("--plugin-timeout", default="60s", show_default=True,
+              help="Time limit per plugin call (Go duration).")
+@click.option("-e", "--expiry", default="0", show_default=True,
+              help="Signature lifetime (Go duration: 30m, 12h, 3h20m; 0 = no expiry).")
+@click.option("-m", "--user-metadata", multiple=True, metavar="KEY=VALUE",
+              help="Signed user metadata (repeatable).")
+@click.option("--oci-layout", is_flag=True,
+              help="References are OCI image layouts: DIR:TAG or DIR@DIGEST.")
+@click.option("--force-referrers-tag/--no-force-referrers-tag", default=True, show_default="true",
+              help="Always maintain the referrers tag index; =false: use the Referrers API "
+                   "when the registry supports it.")
+@click.option("--allow-referrers-api", is_flag=True,
+              help="Deprecated: same as --force-referrers-tag=false.")
+@click.option("--timestamp-url", help="RFC 3161 timestamping server (not supported yet).")
+@click.option("--timestamp-root-cert", type=_FILE,
+              help="Root certificate of the timestamping server (not supported yet).")
+@registry_options
+@batch_options("sign-failed.txt")
+@click.option("--skip-login", is_flag=True,
+              help="Accepted for hangar compatibility (ocisign never prompts to log in).")
+@click.option("--sigstore-key", type=_FILE,
+              help="cosign/sigstore private key file (implies --signature-format sigstore).")
+@click.option("--sigstore-passphrase-file", type=_FILE,
+              help="File holding the sigstore key's passphrase (whitespace trimmed).")
+@click.option("--sigstore-identity", type=click.Choice(["containers", "cosign"]),
+              default="containers", show_default=True,
+              help="sigstore docker-reference: as written (containers) or repository (cosign).")
+@click.option("--force", is_flag=True, help="Sign again even if already signed.")
+@output_option
 @common_flags
-def sign(args: tuple[str, ...]) -> None:
-    """Not implemented yet."""
-    not_implemented("sign")
+@click.pass_context
+def sign(ctx: click.Context, /, **flags: Any) -> None:
+    """Sign images and artifacts: REFERENCE... and/or the lines of -f LIST.
+
+    A tag is resolved to a digest; what the reference names is signed (JWS/COSE), or the
+    index and its platforms (sigstore, or when -a/--os are given).
+    """
+    from dataclasses import replace
+
+    from ocisign import signing
+    from ocisign.batch import check_jobs, stderr_is_tty
+
+    options = _options(ctx, flags)
+    check_jobs(options.jobs)
+    json_out = flags["output_format"] == "json"
+    options = replace(options, progress=not json_out and stderr_is_tty())
+    report = signing.sign(options, warn=warn)
+    batch = len(report.results) > 1 or options.image_list is not None
+    failed_file = Path(flags["failed_file"])
+    wrote = False
+    if report.failed and batch:
+        from ocisign.batch import write_failed_file
+
+        wrote = write_failed_file(failed_file, report)
+    if json_out:
+        print_json(_json(report, str(failed_file) if wrote else None))
+    else:
+        _render(report, batch)
+    if not report.failed:
+        return
+    from ocisign.errors import SignatureError
+
+    if not batch:
+        result = report.failed[0]
+        raise SignatureError(result.error, hint=result.hint or "run again with -v for details")
+    if not json_out:
+        click.echo(f"Failed lines written to {failed_file}", err=True)
+    raise SignatureError(FAILED_MESSAGE,
+                         hint=f"fix the causes above, then re-run with -f {failed_file}")
+
+
+def _options(ctx: click.Context, flags: dict[str, Any]) -> SignOptions:
+    """Check the flag combinations and build ``signing.SignOptions``."""
+    from ocisign import signing
+    from ocisign.config.notation import load_config
+    from ocisign.notary_sign import parse_expiry
+    from ocisign.registry.store import RegistryOptions
+
+    refs: tuple[str, ...] = flags["references"]
+    if not refs and not flags["image_list"]:
+        raise UsageError("nothing to sign: give a REFERENCE or an image list with -f",
+                         hint="ocisign sign REGISTRY/REPO@sha256:DIGEST, or -f images.txt")
+    if flags["timestamp_url"] or flags["timestamp_root_cert"]:
+        raise UsageError("RFC 3161 timestamping is not supported yet",
+                         hint="sign without --timestamp-url/--timestamp-root-cert")
+    key_name, key_id, plugin = flags["key_name"], flags["key_id"], flags["plugin_name"]
+    if key_name and (key_id or plugin):
+        raise UsageError("--key cannot be combined with --id/--plugin",
+                         hint="use a key from the key store (--key), or an on-demand plugin "
+                              "key (--plugin NAME --id KEY_ID)")
+    if bool(key_id) != bool(plugin):
+        raise UsageError("--id and --plugin must be given together",
+                         hint="pass --plugin NAME --id KEY_ID")
+    config = load_config()
+    fmt = _format(ctx, flags, config.signature_format)
+    force_tag = flags["force_referrers_tag"]
+    if flags["oci_layout"] and _from_cli(ctx, "force_referrers_tag"):
+        raise UsageError("--oci-layout and --force-referrers-tag cannot be used together",
+                         hint="an OCI layout lists signatures in index.json; drop the flag")
+    if flags["allow_referrers_api"]:
+        warn(DEPRECATED_REFERRERS_API)
+        force_tag = False
+    if flags["oci_layout"] and flags["image_list"]:
+        raise UsageError("--oci-layout cannot be combined with -f/--file",
+                         hint="pass the layouts as arguments: DIR:TAG or DIR@DIGEST")
+    expiry = parse_expiry(flags["expiry"])
+    metadata = _pairs(flags["user_metadata"], "--user-metadata")
+    signing.check_user_metadata(metadata)
+    registry = RegistryOptions(
+        username=flags["username"], password=flags["password"],
+        insecure=flags["insecure_registry"],
+        tls_verify=flags["tls_verify"] is not False, ca_file=flags["ca_file"],
+        insecure_registries=config.insecure_registries,
+    )
+    return signing.SignOptions(
+        references=refs,
+        image_list=Path(flags["image_list"]) if flags["image_list"] else None,
+        signature_format=fmt,
+        key_name=key_name, plugin_name=plugin, key_id=key_id,
+        plugin_config=_pairs(flags["plugin_config"], "--plugin-config"),
+        plugin_timeout=_duration(flags["plugin_timeout"], "--plugin-timeout"),
+        expiry=expiry or None,
+        user_metadata=metadata,
+        oci_layout=flags["oci_layout"],
+        force_referrers_tag=force_tag,
+        registry=registry,
+        expand=_from_cli(ctx, "arches", "oses"),
+        archs=flags["arches"], oses=flags["oses"],
+        registry_override=flags["registry_override"],
+        project_override=flags["project_override"],
+        jobs=flags["jobs"],
+        timeout=_duration(flags["timeout"], "--timeout"),
+        force=flags["force"],
+        sigstore_key=flags["sigstore_key"],
+        sigstore_passphrase_file=flags["sigstore_passphrase_file"],
+        sigstore_identity=flags["sigstore_identity"],
+    )
+
+
+def _format(ctx: click.Context, flags: dict[str, Any], configured: str | None) -> str:
+    """--signature-format, else sigstore for --sigstore-key, else config.json, else jws."""
+    fmt: str | None = flags["signature_format"]
+    if flags["sigstore_key"]:
+        if fmt in ("jws", "cose"):
+            raise UsageError(f"--sigstore-key cannot be used with --signature-format {fmt}",
+                             hint="drop --signature-format, or use --signature-format sigstore")
+        fmt = "sigstore"
+    fmt = fmt or configured or "jws"
+    if fmt == "sigstore":
+        if not flags["sigstore_key"]:
+            raise UsageError("--signature-format sigstore needs --sigstore-key FILE",
+                             hint="make a key pair with 'ocisign key generate-pair'")
+        if flags["key_name"] or flags["plugin_name"]:
+            raise UsageError("--key/--plugin sign JWS/COSE; sigstore signatures use "
+                             "--sigstore-key")
+    return fmt
+
+
+def _render(report: BatchReport, batch: bool) -> None:
+    """Text output: one line per digest on stdout, warnings and the summary on stderr."""
+    from ocisign.batch import Status
+
+    for result in report.results:
+        for outcome in result.outcomes:
+            if outcome.status is Status.SIGNED:
+                click.echo(f"Successfully signed {outcome.reference}")
+                if STATE.verbose:
+                    data = outcome.data
+                    click.echo(f"  signature {data.get('signatureDigest')} ({data.get('format')}, "
+                               f"key {data.get('key')}) indexed by {data.get('mechanism')}",
+                               err=True)
+            elif outcome.status is Status.ALREADY_SIGNED:
+                click.echo(f"Already signed {outcome.reference}")
+            elif outcome.status is Status.SKIPPED:
+                warn(f"Skip sign image {result.line}: {outcome.detail}")
+    if not batch:
+        return
+    click.echo(
+        f"signed {report.count(Status.SIGNED)}, already signed "
+        f"{report.count(Status.ALREADY_SIGNED)}, skipped {report.count(Status.SKIPPED)}, "
+        f"failed {report.count(Status.FAILED)}",
+        err=True,
+    )
+    for result in report.failed:
+        click.echo(f"  failed line {result.line_no}: {result.line}: {result.error}", err=True)
+
+
+def _line_json(result: LineResult) -> dict[str, Any]:
+    return {
+        "line": result.line,
+        "lineNo": result.line_no,
+        "status": result.status.value,
+        "error": result.error or None,
+        "hint": result.hint or None,
+        "targets": [
+            {
+                "reference": o.reference,
+                "digest": o.digest,
+                "signatureDigest": o.data.get("signatureDigest") or None,
+                "format": o.data.get("format"),
+                "key": o.data.get("key"),
+                "mechanism": o.data.get("mechanism") or None,
+                "status": o.status.value,
+                **({"detail": o.detail} if o.detail else {}),
+            }
+            for o in result.outcomes
+        ],
+    }
+
+
+def _json(report: BatchReport, failed_file: str | None) -> dict[str, Any]:
+    from ocisign.batch import Status
+
+    return {
+        "results": [_line_json(r) for r in report.results],
+        "summary": {
+            "signed": report.count(Status.SIGNED),
+            "alreadySigned": report.count(Status.ALREADY_SIGNED),
+            "skipped": report.count(Status.SKIPPED),
+            "failed": report.count(Status.FAILED),
+            "elapsedSeconds": round(report.elapsed, 3),
+            "failedFile": failed_file,
+        },
+    }

@@ -1,15 +1,232 @@
-"""`ocisign validate`."""
+"""`ocisign validate`: verify sigstore, JWS and COSE signatures, singly and in batches."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import click
 
-from ocisign.cli._common import common_flags, not_implemented
+from ocisign.cli._common import STATE, common_flags, output_option, print_json, warn
+from ocisign.cli._flags import batch_options, registry_options
+
+if TYPE_CHECKING:
+    from ocisign.batch import BatchReport
+    from ocisign.config.trustpolicy import TrustPolicyDocument
+    from ocisign.verify import ValidateRequest
+
+VERIFY_TIME_ENV = "OCISIGN_VERIFY_TIME"
 
 
-@click.command("validate", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def _metadata(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not sep or not key or not val:
+            raise click.BadParameter(f"{value!r} is not KEY=VALUE (both non-empty)")
+        out[key] = val
+    return out
+
+
+@click.command("validate")
+@click.argument("references", nargs=-1)
+@batch_options("sign-failed.txt")
+@registry_options
+@click.option(
+    "--oci-layout", is_flag=True, help="REF names an OCI image layout: DIR:TAG or DIR@DIGEST."
+)
+@click.option(
+    "--sigstore-pubkey", "pubkeys", multiple=True, type=click.Path(exists=True, dir_okay=False),
+    help="Public key (PEM) for sigstore signatures; repeatable, any one may verify.",
+)
+@click.option(
+    "--identity", type=click.Choice(["match-repo-digest-or-exact", "match-repository",
+                                     "match-exact"]),
+    default="match-repo-digest-or-exact", show_default=True,
+    help="containers-policy signedIdentity rule for the sigstore docker-reference.",
+)
+@click.option("--exact-repository", help="Accept sigstore signatures naming this repository.")
+@click.option("--trust-policy", type=click.Path(dir_okay=False),
+              help="Trust policy file (default: the config dir's trustpolicy.json).")
+@click.option("--trust-store", type=click.Path(file_okay=False),
+              help="Trust store folder (default: the config dir's truststore).")
+@click.option("--scope", help="Registry scope that selects the trust policy statement "
+              "(for --oci-layout; default: the '*' statement).")
+@click.option("-m", "--user-metadata", "user_metadata", multiple=True, callback=_metadata,
+              help="KEY=VALUE that must be in the signed metadata (JWS/COSE); repeatable.")
+@click.option("--max-signatures", type=int, default=100, show_default=True,
+              help="Most signatures examined per digest.")
+@click.option("--type", "kind", type=click.Choice(["sigstore", "notation", "any"]),
+              default="any", show_default=True, help="Signature kind required.")
+@click.option("--signature-format", type=click.Choice(["jws", "cose", "sigstore"]),
+              help="Accepted for symmetry with sign; the format is detected from what is attached.")
+@click.option("-r", "--report", help="Write a report file ('[FORMAT]' is replaced by --format).")
+@click.option("--format", "report_format", type=click.Choice(["json", "yaml", "csv"]),
+              default="json", show_default=True, help="Report file format.")
+@click.option("--verify-time", hidden=True, help="Test aid: verify as of this RFC 3339 time.")
+@output_option
 @common_flags
-def validate(args: tuple[str, ...]) -> None:
-    """Not implemented yet."""
-    not_implemented("validate")
+@click.pass_context
+def validate(ctx: click.Context, /, references: tuple[str, ...], **flags: Any) -> None:
+    """Verify the signatures of REF... (and of the images listed with -f).
+
+    Sigstore signatures are checked with --sigstore-pubkey, Notary Project (JWS/COSE)
+    signatures with the trust policy and trust store. Prints PASS/FAIL per line; exits 0
+    only when every line passed.
+    """
+    from ocisign.batch import write_failed_file
+    from ocisign.errors import VerificationError
+    from ocisign.verify import validate as run_validate
+
+    request = _request(ctx, references, flags)
+    report = run_validate(request)
+    if flags["report"]:
+        from ocisign import reports
+
+        path = reports.report_path(flags["report"], flags["report_format"])
+        reports.write_report(path, report, flags["report_format"])
+    _render(report, flags["output_format"])
+    if report.failed:
+        failed_file = Path(flags["failed_file"])
+        write_failed_file(failed_file, report)
+        raise VerificationError(
+            "some images failed to validate",
+            hint=f"the failed lines are in {failed_file}; fix them and rerun with -f {failed_file}",
+        )
+
+
+def _request(
+    ctx: click.Context, references: tuple[str, ...], flags: dict[str, Any]
+) -> ValidateRequest:
+    from ocisign.batch import check_jobs, stderr_is_tty
+    from ocisign.keys.pem import load_public_key
+    from ocisign.notary_sign import parse_expiry
+    from ocisign.registry.store import RegistryOptions
+    from ocisign.verify import SigstoreKey, ValidateRequest
+
+    timeout = parse_expiry(flags["timeout"]).total_seconds() or None
+    tls = flags["tls_verify"]
+    options = RegistryOptions(
+        username=flags["username"],
+        password=flags["password"],
+        insecure=flags["insecure_registry"],
+        tls_verify=True if tls is None else tls,
+        ca_file=flags["ca_file"],
+    )
+    keys = []
+    for path in flags["pubkeys"]:
+        keys.append(SigstoreKey(path, load_public_key(path)))
+    source = ctx.get_parameter_source
+    explicit_platform = any(
+        source(name) is click.core.ParameterSource.COMMANDLINE for name in ("arches", "oses")
+    )
+    return ValidateRequest(
+        references=references,
+        image_list=Path(flags["image_list"]) if flags["image_list"] else None,
+        oci_layout=flags["oci_layout"],
+        registry=options,
+        archs=flags["arches"],
+        oses=flags["oses"],
+        registry_override=flags["registry_override"],
+        project_override=flags["project_override"],
+        jobs=check_jobs(flags["jobs"]),
+        timeout=timeout,
+        kind=flags["kind"],
+        sigstore_keys=keys,
+        identity=flags["identity"],
+        exact_repository=flags["exact_repository"],
+        policy=_policy(flags["trust_policy"], flags["kind"], bool(keys)),
+        trust_store=Path(flags["trust_store"]) if flags["trust_store"] else None,
+        scope=flags["scope"],
+        user_metadata=flags["user_metadata"],
+        max_signatures=flags["max_signatures"],
+        notation_platforms=explicit_platform,
+        now=_verify_time(flags["verify_time"]),
+        progress=stderr_is_tty() and flags["output_format"] == "text",
+    )
+
+
+def _policy(path: str | None, kind: str, have_keys: bool) -> TrustPolicyDocument | None:
+    """The trust policy: the given file, else the config dir's if present (else None)."""
+    from ocisign.config.trustpolicy import default_policy_path, load_trust_policy
+
+    if path:
+        return load_trust_policy(Path(path))
+    if kind == "sigstore":
+        return None
+    default = default_policy_path()
+    if not default.exists() and not default.is_symlink() and (have_keys or kind == "any"):
+        return None  # verify() reports "nothing to verify with" if no key either
+    return load_trust_policy(default)
+
+
+def _verify_time(value: str | None) -> Any:
+    from datetime import UTC, datetime
+
+    from ocisign.errors import UsageError
+
+    value = value or os.environ.get(VERIFY_TIME_ENV)
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise UsageError(f"invalid verify time {value!r}: {exc}") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _render(report: BatchReport, output_format: str) -> None:
+    from ocisign.batch import Status
+    from ocisign.verify import OFFLINE_REVOCATION, line_images
+
+    if output_format == "json":
+        from ocisign.reports import output_document
+
+        print_json(output_document(report))
+    notation_ran = False
+    for line in report.results:
+        found = line_images(line)
+        for image in found:
+            for message in image.warnings:
+                warn(f"{image.reference}: {message}")
+            for notice in image.notices:
+                click.echo(notice, err=True)
+            notation_ran = notation_ran or image.evaluated
+        if output_format == "json":
+            continue
+        if line.status is Status.FAILED:
+            click.echo(f"FAIL: {line.line}: {_reason(line.error, found)}")
+            if line.hint and STATE.verbose:
+                click.echo(f"  hint: {line.hint}")
+        elif line.status is Status.SKIPPED:
+            reasons = "; ".join(o.detail for o in line.outcomes if o.detail) or "skipped"
+            click.echo(f"SKIP: {line.line}: {reasons}")
+        else:
+            click.echo(f"PASS: {line.line}")
+        if STATE.verbose:
+            for image in found:
+                for message in image.messages:
+                    click.echo(f"  {message}")
+    if notation_ran:
+        warn(OFFLINE_REVOCATION)
+    passed = report.count(Status.PASSED)
+    click.echo(
+        f"validated {len(report.results)} line(s) in {report.elapsed:.1f}s: {passed} passed, "
+        f"{len(report.failed)} failed, {report.count(Status.SKIPPED)} skipped",
+        err=True,
+    )
+
+
+def _reason(error: str, found: list[Any]) -> str:
+    """A line's failure reason: per digest when several digests failed."""
+    from ocisign.batch import Status
+
+    failed = [i for i in found if i.status is Status.FAILED]
+    if not failed:
+        return error
+    if len(failed) == 1:
+        return str(failed[0].reason)
+    return "; ".join(f"{i.platform or i.digest}: {i.reason}" for i in failed)

@@ -26,7 +26,6 @@ from ocisign.envelopes.notary import (
     SignRequest,
     build_payload,
     check_attributes,
-    check_payload,
     check_request,
     check_size,
     critical_labels,
@@ -163,24 +162,16 @@ def parse(data: bytes) -> ParsedEnvelope:
         raise VerificationError("the COSE x5chain (33) must be an array of DER certificates")
     chain = load_chain(list(x5chain))
     verify_raw(chain[0].public_key(), spec, sig_structure(protected_raw, payload), signature)
-    target = check_payload(payload)
     token = unprotected.get(H_TIMESTAMP)
     if token is not None and not isinstance(token, bytes):
         raise VerificationError("the COSE timestamp signature must be a byte string")
     agent = unprotected.get(H_SIGNING_AGENT, "")
-    return ParsedEnvelope(
-        media_type=COSE_MEDIA_TYPE,
-        payload=payload,
-        target=target,
-        signing_scheme=signed.signing_scheme,
-        signing_time=signed.signing_time,
-        authentic_signing_time=signed.authentic_signing_time,
-        expiry=signed.expiry,
-        cert_chain=chain,
-        signing_agent=agent if isinstance(agent, str) else "",
+    return signed.envelope(
+        COSE_MEDIA_TYPE,
+        payload,
+        chain,
         algorithm=spec.jws_alg,
         signature=signature,
         timestamp_token=token,
-        extended_attributes=signed.extended_attributes,
-        extended_critical=signed.extended_critical,
+        signing_agent=agent,
     )

@@ -29,7 +29,6 @@ from ocisign.envelopes.notary import (
     SignRequest,
     build_payload,
     check_attributes,
-    check_payload,
     check_request,
     check_size,
     critical_labels,
@@ -172,24 +171,16 @@ def parse(data: bytes) -> ParsedEnvelope:
         signature,
         any_pss_salt=True,
     )
-    target = check_payload(payload)
     token = None
     if H_TIMESTAMP in header:
         token = b64std_decode(header[H_TIMESTAMP], "the timestamp signature")
     agent = header.get(H_SIGNING_AGENT, "")
-    return ParsedEnvelope(
-        media_type=JWS_MEDIA_TYPE,
-        payload=payload,
-        target=target,
-        signing_scheme=signed.signing_scheme,
-        signing_time=signed.signing_time,
-        authentic_signing_time=signed.authentic_signing_time,
-        expiry=signed.expiry,
-        cert_chain=chain,
-        signing_agent=agent if isinstance(agent, str) else "",
+    return signed.envelope(
+        JWS_MEDIA_TYPE,
+        payload,
+        chain,
         algorithm=spec.jws_alg,
         signature=signature,
         timestamp_token=token,
-        extended_attributes=signed.extended_attributes,
-        extended_critical=signed.extended_critical,
+        signing_agent=agent,
     )

@@ -112,6 +112,35 @@ class SignedAttributes:
     extended_attributes: dict[str, Any]
     extended_critical: list[str]
 
+    def envelope(
+        self,
+        media_type: str,
+        payload: bytes,
+        chain: list[x509.Certificate],
+        *,
+        algorithm: str,
+        signature: bytes,
+        timestamp_token: bytes | None,
+        signing_agent: object,
+    ) -> ParsedEnvelope:
+        """The ParsedEnvelope of a verified envelope carrying these attributes."""
+        return ParsedEnvelope(
+            media_type=media_type,
+            payload=payload,
+            target=check_payload(payload),
+            signing_scheme=self.signing_scheme,
+            signing_time=self.signing_time,
+            authentic_signing_time=self.authentic_signing_time,
+            expiry=self.expiry,
+            cert_chain=chain,
+            signing_agent=signing_agent if isinstance(signing_agent, str) else "",
+            algorithm=algorithm,
+            signature=signature,
+            timestamp_token=timestamp_token,
+            extended_attributes=self.extended_attributes,
+            extended_critical=self.extended_critical,
+        )
+
 
 def go_json(value: Any) -> bytes:
     """Compact JSON as Go's ``encoding/json`` writes it (``<``, ``>``, ``&`` escaped).

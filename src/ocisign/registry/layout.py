@@ -196,7 +196,12 @@ class LayoutStore:
         if sha256_digest(data) != manifest.digest:
             raise DigestMismatchError("manifest digest changed while pushing")
         self.push_blob(data, media_type)
-        entry = manifest.referrer_descriptor()
+        # as oras-go's layout store: annotations, and artifactType only if the manifest has one
+        explicit = json.loads(data).get("artifactType")
+        entry = Descriptor(
+            media_type, manifest.digest, len(data), annotations=manifest.annotations,
+            artifact_type=str(explicit or ""),
+        )
         with self._lock:
             doc, entries = self._read_index()
             if not any(d.digest == entry.digest and REF_NAME not in d.annotations for d in entries):

@@ -29,6 +29,7 @@ class RegistryOptions:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     insecure: bool = False
+    insecure_registries: frozenset[str] = frozenset()  # hosts reached over plain HTTP
     tls_verify: bool = True
     ca_file: str | None = None
     timeout: float = 30.0

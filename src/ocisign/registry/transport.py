@@ -100,7 +100,8 @@ class Transport:
         with self._lock:
             if host in self._schemes:
                 return self._schemes[host]
-        return "http" if self.options.insecure else "https"
+        insecure = self.options.insecure or host in self.options.insecure_registries
+        return "http" if insecure else "https"
 
     def url(self, host: str, path: str) -> str:
         return f"{self.scheme(host)}://{host}{path}"

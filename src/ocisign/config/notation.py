@@ -1,0 +1,54 @@
+"""notation's ``config.json`` in the config dir: ``insecureRegistries`` and ``signatureFormat``.
+
+Other members (``credsStore``, ``credHelpers``...) are left to the registry auth code.
+A missing file means defaults.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ocisign.config import paths
+from ocisign.errors import ConfigError
+
+FORMATS = ("jws", "cose", "sigstore")
+
+
+@dataclass(frozen=True)
+class NotationConfig:
+    """What ``sign`` reads from ``config.json``."""
+
+    insecure_registries: frozenset[str] = frozenset()
+    signature_format: str | None = None
+
+
+def config_file() -> Path:
+    """``<config dir>/config.json``."""
+    return paths.config_dir() / "config.json"
+
+
+def load_config(path: Path | None = None) -> NotationConfig:
+    """Read ``config.json`` (missing: defaults); ConfigError names the file and field."""
+    path = path if path is not None else config_file()
+    hint = "fix the file, or move it away to use the defaults"
+    try:
+        doc = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return NotationConfig()
+    except OSError as err:
+        raise ConfigError(f"cannot read {path}: {err.strerror}", hint=hint) from None
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path} is not valid JSON: {err}", hint=hint) from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path} must hold a JSON object", hint=hint)
+    insecure = doc.get("insecureRegistries") or []
+    if not isinstance(insecure, list) or not all(isinstance(h, str) for h in insecure):
+        raise ConfigError(f"{path}: insecureRegistries must be a list of host names", hint=hint)
+    fmt = doc.get("signatureFormat") or None
+    if fmt is not None and (not isinstance(fmt, str) or fmt.lower() not in FORMATS):
+        raise ConfigError(
+            f"{path}: signatureFormat {fmt!r} is not one of {', '.join(FORMATS)}", hint=hint
+        )
+    return NotationConfig(frozenset(insecure), fmt.lower() if fmt else None)

@@ -1,0 +1,1 @@
+"""Tests for sign-artifacts and Authenticode."""

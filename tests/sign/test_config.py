@@ -1,0 +1,42 @@
+"""config.json (notation's): insecureRegistries and signatureFormat; the example layout."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ocisign.config.notation import load_config
+from ocisign.errors import ConfigError
+from ocisign.registry.store import RegistryOptions
+from ocisign.registry.transport import Transport
+from tests.conftest import ROOT
+from tests.sign.conftest import Env
+
+
+def test_load_config(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    assert load_config(path).signature_format is None  # missing file: defaults
+    path.write_text(json.dumps({"insecureRegistries": ["reg.example:5000"],
+                                "signatureFormat": "COSE", "credsStore": "x"}))
+    config = load_config(path)
+    assert config.signature_format == "cose"
+    transport = Transport(RegistryOptions(insecure_registries=config.insecure_registries))
+    assert transport.scheme("reg.example:5000") == "http"
+    assert transport.scheme("other.example") == "https"
+    bads: list[object] = [{"insecureRegistries": "reg"}, {"signatureFormat": "pgp"}, []]
+    for bad in bads:
+        path.write_text(json.dumps(bad))
+        with pytest.raises(ConfigError, match=str(path)):
+            load_config(path)
+
+
+def test_example_layout_signs(env: Env, tmp_path: Path) -> None:
+    layout = tmp_path / "layout"
+    shutil.copytree(ROOT / "examples" / "layout", layout)
+    for fmt in ("jws", "cose"):
+        out = env.ok("sign", "--oci-layout", f"{layout}:v1", "--signature-format", fmt)
+        assert out.stdout.startswith(f"Successfully signed {layout}@sha256:")
+    assert len(json.loads((layout / "index.json").read_text())["manifests"]) == 3
