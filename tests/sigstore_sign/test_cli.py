@@ -1,5 +1,5 @@
 """``ocisign sign --sigstore-key`` end to end: the real CLI in a subprocess, a real registry,
-skopeo as the verifier. Skipped until the ``sign`` CLI with the sigstore flags is present."""
+skopeo as the verifier."""
 
 from __future__ import annotations
 
@@ -9,19 +9,12 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, cli_env, run_ocisign
+from tests.conftest import cli_env, run_ocisign
 from tests.fixtures.registry import RunningRegistry, free_port, push_test_image
 
 from .conftest import SKOPEO_KEY, SKOPEO_PASS, SKOPEO_PUB, accepts
 
-_SIGN_CLI = ROOT / "src" / "ocisign" / "cli" / "sign.py"
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        "--sigstore-key" not in _SIGN_CLI.read_text(),
-        reason="the ocisign sign CLI with --sigstore-key is not on this branch yet",
-    ),
-]
+pytestmark = pytest.mark.integration
 KEY_ARGS = ("--sigstore-key", str(SKOPEO_KEY), "--sigstore-passphrase-file", str(SKOPEO_PASS))
 
 
