@@ -33,6 +33,7 @@ from ocisign.oci import (
 from ocisign.registry.store import Store, sigstore_tag
 from ocisign.signers.local import LocalSigner
 from tests.conftest import DATA, run_ocisign
+from tests.trust.conftest import make_store, pem  # noqa: F401 - shared helpers
 
 LAYOUTS = DATA / "notation" / "oci-layouts"
 TRUST = DATA / "trust"
@@ -45,24 +46,6 @@ def e2e_signer() -> LocalSigner:
     key = serialization.load_pem_private_key((DATA / "notation/keys/e2e.key").read_bytes(), None)
     cert = x509.load_pem_x509_certificate((DATA / "notation/keys/e2e.crt").read_bytes())
     return LocalSigner(key, [cert])
-
-
-def make_store(root: Path, stores: dict[str, list[bytes | Path]]) -> Path:
-    """A trust store folder ``root/x509/<type>/<name>/`` from ``{"ca:e2e": [...]}``."""
-    for ref, items in stores.items():
-        kind, _, name = ref.partition(":")
-        folder = root / "x509" / kind / name
-        folder.mkdir(parents=True, exist_ok=True)
-        for i, item in enumerate(items):
-            if isinstance(item, Path):
-                shutil.copy(item, folder / item.name)
-            else:
-                (folder / f"cert{i}.pem").write_bytes(item)
-    return root
-
-
-def pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
 
 
 def leaf_of_layout(layout: Path, manifest_digest: str) -> x509.Certificate:

@@ -10,12 +10,12 @@ and parses it back with the full integrity check.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ocisign.b64 import decode_std
 from ocisign.envelopes.algorithms import key_spec, spec_for_jws_alg, verify_raw
 from ocisign.envelopes.notary import (
     H_AUTHENTIC_SIGNING_TIME,
@@ -65,12 +65,7 @@ def b64std(data: bytes) -> str:
 
 def b64std_decode(text: object, what: str) -> bytes:
     """Strict standard base64 with padding -> bytes."""
-    if not isinstance(text, str):
-        raise VerificationError(f"{what} is not a base64 string")
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise VerificationError(f"{what} is not valid standard base64") from None
+    return decode_std(text, what, VerificationError)
 
 
 def protected_header(request: SignRequest, alg: str) -> bytes:

@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from ocisign.b64 import decode_std
 from ocisign.errors import KeyError_, PassphraseError
 from ocisign.keys.pem import PrivateKey, parse_private_key, read_file
 
@@ -39,12 +40,7 @@ def is_cosign_key(pem: bytes) -> bool:
 
 
 def _b64(value: object, field: str, source: str) -> bytes:
-    if not isinstance(value, str):
-        raise KeyError_(f"{source}: encrypted key field {field!r} is missing")
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise KeyError_(f"{source}: encrypted key field {field!r} is not base64") from None
+    return decode_std(value, f"{source}: encrypted key field {field!r}", KeyError_)
 
 
 def _derive(passphrase: bytes, salt: bytes, n: int, r: int, p: int) -> bytes:

@@ -9,7 +9,6 @@ the key id and plugin config travel on stdin.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import os
 import re
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from ocisign.b64 import decode_std
 from ocisign.envelopes.algorithms import key_spec, key_spec_of
 from ocisign.errors import PluginError, SignatureError
 
@@ -186,12 +186,7 @@ def _text(answer: Mapping[str, Any], field: str, where: str) -> str:
 
 
 def _b64(value: object, field: str, where: str) -> bytes:
-    if not isinstance(value, str):
-        raise PluginError(f"{where}: {field!r} is not a base64 string")
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise PluginError(f"{where}: {field!r} is not valid standard base64") from None
+    return decode_std(value, f"{where}: {field!r}", PluginError)
 
 
 def parse_metadata(answer: Mapping[str, Any], name: str) -> PluginMetadata:
