@@ -52,7 +52,7 @@ def registry_options(func: F) -> F:
     )
 
 
-def batch_options(failed_default: str = "sign-failed.txt") -> Callable[[F], F]:
+def batch_options(verb: str, failed_default: str = "sign-failed.txt") -> Callable[[F], F]:
     """hangar's image-list flags: -f, -a, --os, --registry, --project, -j, -o, --timeout."""
 
     def decorate(func: F) -> F:
@@ -74,7 +74,7 @@ def batch_options(failed_default: str = "sign-failed.txt") -> Callable[[F], F]:
                     default=("amd64,arm64",),
                     show_default=True,
                     callback=_csv,
-                    help="Architectures to sign in a multi-arch image (comma list).",
+                    help=f"Architectures to {verb} in a multi-arch image (comma list).",
                 ),
                 click.option(
                     "--os",
@@ -83,7 +83,7 @@ def batch_options(failed_default: str = "sign-failed.txt") -> Callable[[F], F]:
                     default=("linux",),
                     show_default=True,
                     callback=_csv,
-                    help="Operating systems to sign in a multi-arch image (comma list).",
+                    help=f"Operating systems to {verb} in a multi-arch image (comma list).",
                 ),
                 click.option(
                     "--registry", "registry_override", help="Override the registry of every line."

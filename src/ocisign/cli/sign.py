@@ -101,7 +101,7 @@ def _go_bool_flag(arg: str) -> str:
 @click.option("--timestamp-root-cert", type=_FILE,
               help="Root certificate of the timestamping server (not supported yet).")
 @registry_options
-@batch_options("sign-failed.txt")
+@batch_options("sign")
 @click.option("--skip-login", is_flag=True,
               help="Accepted for hangar compatibility (ocisign never prompts to log in).")
 @click.option("--sigstore-key", type=_FILE,

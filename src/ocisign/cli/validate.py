@@ -33,7 +33,7 @@ def _metadata(
 
 @click.command("validate")
 @click.argument("references", nargs=-1)
-@batch_options("sign-failed.txt")
+@batch_options("verify")
 @registry_options
 @click.option(
     "--oci-layout", is_flag=True, help="REF names an OCI image layout: DIR:TAG or DIR@DIGEST."
