@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.registry import RunningRegistry, push_test_image
+from ocisign.oci import OCI_MANIFEST
+from tests.fixtures.registry import FakeRegistry, RunningRegistry, push_test_image
 from tests.sign.conftest import E2E_DIGEST, Env, Result
 
 
@@ -87,3 +88,14 @@ def test_missing_digest_and_tag(env: Env, registry: RunningRegistry) -> None:
     assert "Traceback" not in missing.stderr
     tag = env.run("sign", f"{registry.host}/sign/err:nope")
     assert tag.returncode == 1 and "Error:" in tag.stderr
+
+
+def test_digest_mismatch(env: Env, fake_registry: FakeRegistry) -> None:
+    """A registry serving other bytes than the digest asked for is refused, not signed."""
+    wanted = "sha256:" + "ab" * 32
+    body = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": []}).encode()
+    fake_registry.manifests[f"mismatch/app@{wanted}"] = (body, OCI_MANIFEST)
+    result = env.run("sign", f"{fake_registry.host}/mismatch/app@{wanted}")
+    _one_error(result, 1, "does not match")
+    pushed = [k for k in fake_registry.manifests if k != f"mismatch/app@{wanted}"]
+    assert pushed == []  # no signature manifest was pushed
