@@ -320,7 +320,7 @@ class _Run:
             if existing:
                 return Outcome(Status.ALREADY_SIGNED, display, desc.digest,
                                data=self._data(existing, "", {}))
-        store.push_blob(signed.envelope, signed.media_type)
+        store.push_blob(signed.envelope, signed.media_type, check_exists=False)  # always new
         if store.name not in self._has_config:  # the `{}` config: once per repository
             store.push_blob(EMPTY_JSON, NOTARY_SIGNATURE)
             with self._warn_lock:
