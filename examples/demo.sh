@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: the main job on an embedded default, no registry needed.
 # Signs the example OCI image layout in examples/layout with a fresh test key (JWS and
-# COSE, as notation does), then verifies it. Works in a temp folder; nothing else changes.
+# COSE, as notation does) and a cosign key pair (sigstore simple signing), verifies all of
+# it, and shows a tampered copy fail. Works in a temp folder; nothing else changes.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 work="$(mktemp -d)"
@@ -20,10 +21,16 @@ step "ocisign sign --oci-layout $layout:v1   (JWS, the default)"
 ocisign sign --oci-layout "$layout:v1"
 step "ocisign sign --oci-layout $layout:v1 --signature-format cose"
 ocisign sign --oci-layout "$layout:v1" --signature-format cose
+step "ocisign key generate-pair + sign --sigstore-key   (cosign simple signing, as hangar/skopeo)"
+printf 'demo passphrase\n' > "$work/passphrase"
+ocisign key generate-pair --output-prefix "$work/cosign" --passphrase-file "$work/passphrase"
+ocisign sign --oci-layout "$layout:v1" --sigstore-key "$work/cosign.key" \
+  --sigstore-passphrase-file "$work/passphrase"
+
 step "a second run changes nothing"
 ocisign sign --oci-layout "$layout:v1"
 
-step "index.json now lists the image (tag v1) and its two signature manifests"
+step "index.json: the image (tag v1), its two Notary signatures and the cosign .sig tag"
 python3 -m json.tool "$layout/index.json"
 
 step "ocisign validate --oci-layout $layout:v1   (trust policy + trust store from the config dir)"
@@ -33,6 +40,8 @@ cat > "$OCISIGN_CONFIG_DIR/trustpolicy.json" <<'JSON'
   "trustStores": ["ca:demo"], "trustedIdentities": ["*"]}]}
 JSON
 ocisign validate --oci-layout "$layout:v1" -v -o "$work/validate-failed.txt"
+step "ocisign validate --sigstore-pubkey $work/cosign.pub   (the cosign signature)"
+ocisign validate --oci-layout "$layout:v1" --type sigstore --sigstore-pubkey "$work/cosign.pub"
 
 step "a tampered copy must fail: flip one byte of each signature envelope"
 cp -r "$layout" "$work/tampered"
