@@ -99,3 +99,9 @@ def test_digest_mismatch(env: Env, fake_registry: FakeRegistry) -> None:
     _one_error(result, 1, "does not match")
     pushed = [k for k in fake_registry.manifests if k != f"mismatch/app@{wanted}"]
     assert pushed == []  # no signature manifest was pushed
+
+
+def test_layout_folder_missing(env: Env, tmp_path: Path) -> None:
+    _one_error(env.run("sign", "--oci-layout", f"{tmp_path / 'nope'}:v1"), 1,
+               "is not an OCI image layout")
+    _one_error(env.run("sign", "-f", str(tmp_path / "nope.txt")), 2, "cannot read image list")

@@ -121,6 +121,11 @@ class LayoutStore:
         for entry in entries:
             if entry.annotations.get(REF_NAME) == reference:
                 return entry.plain()
+        if not (self.root / "index.json").is_file():
+            raise NotFoundError(
+                f"{self.root} is not an OCI image layout (it has no index.json)",
+                hint="--oci-layout takes DIR:TAG or DIR@sha256:<digest> of a layout folder",
+            )
         raise NotFoundError(
             f"tag {reference!r} not found in OCI layout {self.root}",
             "list its tags, or pass DIR@sha256:<digest>",

@@ -89,6 +89,6 @@ def read_image_list(
     except OSError as exc:
         raise UsageError(
             f"cannot read image list {path}: {exc.strerror or exc}",
-            "pass an existing file to --image-list",
+            "pass an existing image list file to -f/--file",
         ) from exc
     return parse_image_list_text(content.splitlines(), registry=registry, project=project)
