@@ -326,7 +326,7 @@ class _Validator:
 
         def fetch(desc: Descriptor) -> bytes:
             if desc.digest not in payloads:
-                payloads[desc.digest] = store.fetch_blob(desc.digest)
+                payloads[desc.digest] = store.fetch_blob(desc.digest, max_bytes=MAX_READ)
             return payloads[desc.digest]
 
         image_ref = self._image_ref(resolved, target)
@@ -489,7 +489,7 @@ def _read_envelope(store: Store, digest: str, size: int) -> ParsedEnvelope | Oci
             raise VerificationError(
                 f"signature envelope {layer.digest} is {layer.size} bytes, over the 4 MiB limit"
             )
-        blob = store.fetch_blob(layer.digest)
+        blob = store.fetch_blob(layer.digest, max_bytes=MAX_ENVELOPE_SIZE)
         if len(blob) != layer.size:
             raise VerificationError(
                 f"signature envelope {layer.digest} is {len(blob)} bytes, its descriptor "

@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from ocisign.errors import AuthError, DigestMismatchError, NetworkError, NotFoundError
+from ocisign.errors import (
+    AuthError,
+    DigestMismatchError,
+    NetworkError,
+    NotFoundError,
+    RegistryError,
+)
 from ocisign.oci import (
     EMPTY_JSON,
     NOTARY_SIGNATURE,
@@ -459,3 +465,18 @@ def test_single_request_upload_where_accepted(fake_registry: FakeRegistry,
     for data in (b"first", b"second"):
         assert dist.fetch_blob(dist.push_blob(data, "text/plain").digest) == data
     assert client._monolithic_post == {registry.host: False}
+
+
+def test_oversized_bodies_are_refused_unread(fake_registry: FakeRegistry) -> None:
+    """A registry that sends more than we accept is cut off, for blobs and manifests."""
+    big = b"x" * (5 * 1024 * 1024)
+    digest = sha256_digest(big)
+    fake_registry.blobs[digest] = big
+    fake_registry.manifests[f"big/repo@{digest}"] = (big, OCI_MANIFEST)
+    fake_registry.tags["big/repo:huge"] = f"big/repo@{digest}"
+    store = fake_registry.client().store(f"{fake_registry.host}/big/repo")
+    with pytest.raises(RegistryError, match="more than 1024 bytes"):
+        store.fetch_blob(digest, max_bytes=1024)
+    assert store.fetch_blob(digest) == big  # no limit asked: read whole, digest-checked
+    with pytest.raises(RegistryError, match=f"more than {4 * 1024 * 1024} bytes"):
+        store.fetch_manifest("huge")

@@ -123,6 +123,7 @@ class RegistryStore:
             scopes=self._pull,
             headers={"Accept": MANIFEST_ACCEPT},
             what=f"get manifest {self.name}{'@' if is_digest(reference) else ':'}{reference}",
+            max_bytes=MAX_MANIFEST_BYTES,
         )
         raw = response.content
         if len(raw) > MAX_MANIFEST_BYTES:
@@ -203,10 +204,10 @@ class RegistryStore:
         )
         return response.status_code == 200
 
-    def fetch_blob(self, digest: str) -> bytes:
+    def fetch_blob(self, digest: str, *, max_bytes: int | None = None) -> bytes:
         response = self.client.transport.request(
             "GET", self.host, self._path("blobs", digest), scopes=self._pull,
-            what=f"get blob {self.name}@{digest}",
+            what=f"get blob {self.name}@{digest}", max_bytes=max_bytes,
         )
         check_digest(response.content, digest)
         return response.content

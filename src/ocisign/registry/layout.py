@@ -95,9 +95,14 @@ class LayoutStore:
     def blob_exists(self, digest: str) -> bool:
         return self._blob_path(digest).is_file()
 
-    def fetch_blob(self, digest: str) -> bytes:
+    def fetch_blob(self, digest: str, *, max_bytes: int | None = None) -> bytes:
+        path = self._blob_path(digest)
         try:
-            data = self._blob_path(digest).read_bytes()
+            if max_bytes is not None and path.stat().st_size > max_bytes:
+                raise RegistryError(
+                    f"blob {digest} in {self.root} is larger than {max_bytes} bytes"
+                )
+            data = path.read_bytes()
         except FileNotFoundError as exc:
             raise NotFoundError(f"blob {digest} not found in OCI layout {self.root}") from exc
         check_digest(data, digest)

@@ -141,8 +141,8 @@ class Store(Protocol):
         """Manifest bytes for a tag or digest, digest-checked."""
         ...
 
-    def fetch_blob(self, digest: str) -> bytes:
-        """Blob bytes, digest-checked."""
+    def fetch_blob(self, digest: str, *, max_bytes: int | None = None) -> bytes:
+        """Blob bytes, digest-checked; more than ``max_bytes`` is refused unread."""
         ...
 
     def blob_exists(self, digest: str) -> bool: ...

@@ -119,32 +119,40 @@ class Transport:
         ok: tuple[int, ...] = (200,),
         retry_safe: bool | None = None,
         what: str = "",
+        max_bytes: int | None = None,
     ) -> requests.Response:
         """Send one API request; return the response if its status is in ``ok``.
 
-        ``path`` may also be an absolute URL (an upload Location). Raises AuthError,
-        NotFoundError, NetworkError or RegistryError otherwise.
+        ``path`` may also be an absolute URL (an upload Location). With ``max_bytes`` the
+        body is streamed and refused past that size, so a lying registry cannot make us
+        download more. Raises AuthError, NotFoundError, NetworkError or RegistryError.
         """
         safe = method in IDEMPOTENT if retry_safe is None else retry_safe
         what = what or f"{method} {path}"
         retries = 0
         auth_tried = False
         while True:
-            response = self._send_once(method, host, path, scopes, params, headers, data, safe)
+            response = self._send_once(
+                method, host, path, scopes, params, headers, data, safe, max_bytes is not None
+            )
             status = response.status_code
             if status == 401 and not auth_tried:
                 auth_tried = True
                 header = response.headers.get("WWW-Authenticate", "")
                 sent = response.request.headers.get("Authorization")
                 if self.auth.challenge(host, scopes, header, sent, self._fetch_token):
+                    response.close()
                     continue
             if status in RETRY_STATUSES and safe and retries < self.options.max_retries:
                 delay = self._backoff(retries, response.headers.get("Retry-After"))
                 log.debug("%s -> %s, retrying in %.2fs", what, status, delay)
                 retries += 1
+                response.close()
                 time.sleep(delay)
                 continue
             if status in ok:
+                if max_bytes is not None:
+                    _read_capped(response, max_bytes, what)
                 return response
             self._raise_for(response, host, what)
 
@@ -158,6 +166,7 @@ class Transport:
         headers: Mapping[str, str] | None,
         data: bytes | None,
         safe: bool,
+        stream: bool = False,
     ) -> requests.Response:
         """One request with connection-error retries (and the loopback http fallback)."""
         import requests
@@ -178,6 +187,7 @@ class Transport:
                     timeout=self.timeout,
                     verify=self.verify,
                     allow_redirects=method in ("GET", "HEAD"),
+                    stream=stream,
                 )
                 log.debug("%s %s -> %s", method, url.split("?")[0], response.status_code)
                 return response
@@ -301,3 +311,19 @@ def _short(exc: BaseException) -> str:
         if marker in text:
             return marker.lower()
     return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def _read_capped(response: requests.Response, max_bytes: int, what: str) -> None:
+    """Read a streamed body into ``response.content``, refusing more than ``max_bytes``."""
+    chunks: list[bytes] = []
+    total = 0
+    for chunk in response.iter_content(64 * 1024):
+        total += len(chunk)
+        if total > max_bytes:
+            response.close()
+            raise RegistryError(
+                f"{what}: the registry sent more than {max_bytes} bytes",
+                hint="a signature, manifest or payload this large is refused as malformed",
+            )
+        chunks.append(chunk)
+    response._content = b"".join(chunks)
