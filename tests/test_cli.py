@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from ocisign import __version__
@@ -37,3 +38,28 @@ def test_unknown_command_is_usage_error() -> None:
     result = CliRunner().invoke(cli, ["nope"])
     assert result.exit_code == 2
     assert "No such command" in result.stderr
+
+
+def test_go_bool_spelling_of_flags() -> None:
+    """notation/hangar (Go) scripts write --flag=true|false; both spellings work."""
+    import click
+
+    from ocisign.cli._flags import GoBoolCommand
+    from ocisign.errors import UsageError
+
+    @click.command(cls=GoBoolCommand)
+    @click.option("--tls-verify/--no-tls-verify", default=None)
+    @click.option("--insecure-registry", is_flag=True)
+    def cmd(tls_verify: bool | None, insecure_registry: bool) -> None:
+        click.echo(f"{tls_verify} {insecure_registry}")
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(cmd, list(args))
+        return f"{result.exit_code}:{result.stdout.strip()}{result.stderr.strip()}"
+
+    assert run("--tls-verify=false") == "0:False False"
+    assert run("--tls-verify=true", "--insecure-registry=True") == "0:True True"
+    assert run("--insecure-registry=false") == "0:None False"
+    assert run("--tls-verify") == "0:True False"
+    with pytest.raises(UsageError, match="invalid argument 'maybe' for --tls-verify"):
+        cmd.main(["--tls-verify=maybe"], standalone_mode=False)

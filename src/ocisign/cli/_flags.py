@@ -7,7 +7,42 @@ from typing import Any, TypeVar
 
 import click
 
+from ocisign.errors import UsageError
+
 F = TypeVar("F", bound=Callable[..., Any])
+_TRUE = ("1", "t", "T", "true", "TRUE", "True")
+_FALSE = ("0", "f", "F", "false", "FALSE", "False")
+
+
+class GoBoolCommand(click.Command):
+    """Accept Go's spelling of bool flags, ``--flag=true|false`` (notation, hangar).
+
+    ``--tls-verify=false`` becomes ``--no-tls-verify``; ``--force=false`` is dropped.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        flags = {
+            name: option
+            for option in self.params
+            if isinstance(option, click.Option) and option.is_flag
+            for name in option.opts
+        }
+        rewritten: list[str] = []
+        for arg in args:
+            name, sep, value = arg.partition("=")
+            option = flags.get(name) if sep and name.startswith("--") else None
+            if option is None:
+                rewritten.append(arg)
+            elif value in _TRUE:
+                rewritten.append(name)
+            elif value in _FALSE:
+                rewritten.extend(option.secondary_opts[:1])
+            else:
+                raise UsageError(
+                    f"invalid argument {value!r} for {name}",
+                    hint=f"use {name}=true or {name}=false",
+                )
+        return super().parse_args(ctx, rewritten)
 
 
 def _apply(func: F, options: list[Callable[[F], F]]) -> F:

@@ -9,7 +9,7 @@ import click
 from click.core import ParameterSource
 
 from ocisign.cli._common import STATE, common_flags, output_option, print_json, warn
-from ocisign.cli._flags import batch_options, registry_options
+from ocisign.cli._flags import GoBoolCommand, batch_options, registry_options
 from ocisign.errors import UsageError
 
 if TYPE_CHECKING:
@@ -54,26 +54,7 @@ def _from_cli(ctx: click.Context, *names: str) -> bool:
     return any(ctx.get_parameter_source(n) is ParameterSource.COMMANDLINE for n in names)
 
 
-class _SignCommand(click.Command):
-    """Accepts Go's bool spelling ``--force-referrers-tag=false`` (pflag) as notation does."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, [_go_bool_flag(a) for a in args])
-
-
-def _go_bool_flag(arg: str) -> str:
-    name, sep, value = arg.partition("=")
-    if name != "--force-referrers-tag" or not sep:
-        return arg
-    if value in ("1", "t", "T", "true", "TRUE", "True"):
-        return name
-    if value in ("0", "f", "F", "false", "FALSE", "False"):
-        return "--no-force-referrers-tag"
-    raise UsageError(f"invalid argument {value!r} for --force-referrers-tag",
-                     hint="use --force-referrers-tag=true or --force-referrers-tag=false")
-
-
-@click.command("sign", cls=_SignCommand)
+@click.command("sign", cls=GoBoolCommand)
 @click.argument("references", nargs=-1)
 @click.option("--signature-format", type=click.Choice(["jws", "cose", "sigstore"]),
               help="Signature format (default: config.json signatureFormat, else jws; "

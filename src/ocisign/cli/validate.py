@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ocisign.cli._common import STATE, common_flags, output_option, print_json, warn
-from ocisign.cli._flags import batch_options, registry_options
+from ocisign.cli._flags import GoBoolCommand, batch_options, registry_options
 
 if TYPE_CHECKING:
     from ocisign.batch import BatchReport
@@ -31,7 +31,7 @@ def _metadata(
     return out
 
 
-@click.command("validate")
+@click.command("validate", cls=GoBoolCommand)
 @click.argument("references", nargs=-1)
 @batch_options("verify")
 @registry_options
