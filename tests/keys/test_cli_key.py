@@ -250,7 +250,7 @@ def test_add_bad_input(tmp_path: Path) -> None:
         "--plugin-config",
         "novalue",
         code=2,
-        match="not key=value",
+        match="--plugin-config: 'novalue' is not KEY=VALUE",
     )
     assert [k["name"] for k in json.loads((cfg / "signingkeys.json").read_text())["keys"]] == [
         "other"

@@ -45,6 +45,36 @@ class GoBoolCommand(click.Command):
         return super().parse_args(ctx, rewritten)
 
 
+def key_value_pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
+    """``k=v`` flag values -> dict (as notation: a missing '=' or a duplicate key is refused)."""
+    out: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(
+                f"could not parse flag {flag}: {item!r} is not KEY=VALUE",
+                hint=f"pass {flag} KEY=VALUE, once per pair",
+            )
+        if key in out:
+            raise UsageError(f"could not parse flag {flag}: found duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def duration_seconds(text: str, flag: str) -> float | None:
+    """A Go duration flag (90s, 10m, 1h) in seconds; 0 means no limit (None)."""
+    from ocisign.notary_sign import parse_expiry
+
+    try:
+        seconds = parse_expiry(text).total_seconds()
+    except UsageError:
+        raise UsageError(
+            f"invalid {flag} duration {text!r}",
+            hint="use a Go duration such as 90s, 10m or 1h (0 for no limit)",
+        ) from None
+    return seconds or None
+
+
 def _apply(func: F, options: list[Callable[[F], F]]) -> F:
     for option in reversed(options):
         func = option(func)

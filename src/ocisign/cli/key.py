@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ocisign.cli._common import common_flags, output_option, print_json, print_table
+from ocisign.cli._flags import key_value_pairs
 from ocisign.errors import UsageError
 from ocisign.keys import DEFAULT_DAYS, DEFAULT_KEY_TYPE, DEFAULT_PAIR_KEY_TYPE, KEY_TYPES
 
@@ -86,19 +87,6 @@ def generate(
         click.echo(f"{entry.name}: marked as default signing key")
 
 
-def _parse_plugin_config(values: tuple[str, ...]) -> dict[str, str]:
-    config: dict[str, str] = {}
-    for item in values:
-        k, sep, v = item.partition("=")
-        if not sep or not k:
-            raise UsageError(
-                f"--plugin-config {item!r} is not key=value",
-                hint="pass --plugin-config KEY=VALUE, once per setting",
-            )
-        config[k] = v
-    return config
-
-
 @key.command("add")
 @click.argument("name")
 @click.option("--key-file", type=_FILE, help="PEM private key (PKCS#8, PKCS#1 or SEC1).")
@@ -132,7 +120,7 @@ def add(
         if not (plugin and key_id):
             raise UsageError("a plugin key needs both --plugin and --id")
         entry = manage.add_plugin_key(
-            name, plugin, key_id, _parse_plugin_config(plugin_config), is_default
+            name, plugin, key_id, key_value_pairs(plugin_config, "--plugin-config"), is_default
         )
     else:
         if key_file is None or cert_file is None:

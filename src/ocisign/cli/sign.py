@@ -9,7 +9,13 @@ import click
 from click.core import ParameterSource
 
 from ocisign.cli._common import STATE, common_flags, output_option, print_json, warn
-from ocisign.cli._flags import GoBoolCommand, batch_options, registry_options
+from ocisign.cli._flags import (
+    GoBoolCommand,
+    batch_options,
+    duration_seconds,
+    key_value_pairs,
+    registry_options,
+)
 from ocisign.errors import UsageError
 
 if TYPE_CHECKING:
@@ -22,32 +28,6 @@ DEPRECATED_REFERRERS_API = (
     "flag '--allow-referrers-api' is deprecated and will be removed in future versions, "
     "use '--force-referrers-tag=false' instead."
 )
-
-
-def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
-    """``k=v`` flag values -> dict (notation refuses a missing '=' and duplicate keys)."""
-    out: dict[str, str] = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"could not parse flag {flag}: {item!r} is not KEY=VALUE",
-                             hint=f"pass {flag} KEY=VALUE, once per pair")
-        if key in out:
-            raise UsageError(f"could not parse flag {flag}: found duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
-def _duration(text: str, flag: str) -> float | None:
-    """A Go duration in seconds (0 -> None)."""
-    from ocisign.notary_sign import parse_expiry
-
-    try:
-        seconds = parse_expiry(text).total_seconds()
-    except UsageError:
-        raise UsageError(f"invalid {flag} duration {text!r}",
-                         hint="use a Go duration such as 90s, 10m or 1h (0 for no limit)") from None
-    return seconds or None
 
 
 def _from_cli(ctx: click.Context, *names: str) -> bool:
@@ -171,7 +151,7 @@ def _options(ctx: click.Context, flags: dict[str, Any]) -> SignOptions:
         raise UsageError("--oci-layout cannot be combined with -f/--file",
                          hint="pass the layouts as arguments: DIR:TAG or DIR@DIGEST")
     expiry = parse_expiry(flags["expiry"])
-    metadata = _pairs(flags["user_metadata"], "--user-metadata")
+    metadata = key_value_pairs(flags["user_metadata"], "--user-metadata")
     signing.check_user_metadata(metadata)
     registry = RegistryOptions(
         username=flags["username"], password=flags["password"],
@@ -184,8 +164,8 @@ def _options(ctx: click.Context, flags: dict[str, Any]) -> SignOptions:
         image_list=Path(flags["image_list"]) if flags["image_list"] else None,
         signature_format=fmt,
         key_name=key_name, plugin_name=plugin, key_id=key_id,
-        plugin_config=_pairs(flags["plugin_config"], "--plugin-config"),
-        plugin_timeout=_duration(flags["plugin_timeout"], "--plugin-timeout"),
+        plugin_config=key_value_pairs(flags["plugin_config"], "--plugin-config"),
+        plugin_timeout=duration_seconds(flags["plugin_timeout"], "--plugin-timeout"),
         expiry=expiry or None,
         user_metadata=metadata,
         oci_layout=flags["oci_layout"],
@@ -196,7 +176,7 @@ def _options(ctx: click.Context, flags: dict[str, Any]) -> SignOptions:
         registry_override=flags["registry_override"],
         project_override=flags["project_override"],
         jobs=flags["jobs"],
-        timeout=_duration(flags["timeout"], "--timeout"),
+        timeout=duration_seconds(flags["timeout"], "--timeout"),
         force=flags["force"],
         sigstore_key=flags["sigstore_key"],
         sigstore_passphrase_file=flags["sigstore_passphrase_file"],

@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ocisign.cli._common import STATE, common_flags, output_option, print_json, warn
-from ocisign.cli._flags import GoBoolCommand, batch_options, registry_options
+from ocisign.cli._flags import (
+    GoBoolCommand,
+    batch_options,
+    duration_seconds,
+    key_value_pairs,
+    registry_options,
+)
 
 if TYPE_CHECKING:
     from ocisign.batch import BatchReport
@@ -22,12 +28,9 @@ VERIFY_TIME_ENV = "OCISIGN_VERIFY_TIME"
 def _metadata(
     ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
 ) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for value in values:
-        key, sep, val = value.partition("=")
-        if not sep or not key or not val:
-            raise click.BadParameter(f"{value!r} is not KEY=VALUE (both non-empty)")
-        out[key] = val
+    out = key_value_pairs(values, "--user-metadata")
+    if any(not v for v in out.values()):
+        raise click.BadParameter("KEY=VALUE needs a non-empty value")
     return out
 
 
@@ -103,11 +106,10 @@ def _request(
 ) -> ValidateRequest:
     from ocisign.batch import check_jobs, stderr_is_tty
     from ocisign.keys.pem import load_public_key
-    from ocisign.notary_sign import parse_expiry
     from ocisign.registry.store import RegistryOptions
     from ocisign.verify import SigstoreKey, ValidateRequest
 
-    timeout = parse_expiry(flags["timeout"]).total_seconds() or None
+    timeout = duration_seconds(flags["timeout"], "--timeout")
     tls = flags["tls_verify"]
     options = RegistryOptions(
         username=flags["username"],
