@@ -20,21 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ocisign.errors import ReferenceError_, UsageError
-from ocisign.oci import is_digest
+from ocisign.resolve.reference import parse_reference
 
 IdentityMatcher = Callable[[str, str], bool]
 """``matcher(image_ref, signature_ref) -> accepted``."""
 
-_PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_HOST = rf"(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
-_REF_RE = re.compile(
-    rf"^(?P<name>(?:{_HOST}/)?{_PATH}(?:/{_PATH})*)"
-    r"(?::(?P<tag>[\w][\w.-]{0,127}))?"
-    r"(?:@(?P<digest>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?$"
-)
 _HEX64_RE = re.compile(r"^[a-f0-9]{64}$")
-_NAME_MAX = 255
 
 
 @dataclass(frozen=True)
@@ -59,27 +50,11 @@ def _parse(ref: str) -> _Ref:
     """Parse like distribution's ``ParseNormalizedNamed``; ValueError if invalid."""
     if _HEX64_RE.match(ref):
         raise ValueError("a 64-character hex string is an image ID, not a repository name")
-    slash = ref.find("/")
-    first = ref[:slash]
-    if slash == -1 or (
-        not re.search(r"[.:]", first) and first != "localhost" and first.lower() == first
-    ):
-        domain, rest = "docker.io", ref
-    else:
-        domain, rest = first, ref[slash + 1 :]
-    if domain == "index.docker.io":
-        domain = "docker.io"
-    if domain == "docker.io" and "/" not in rest:
-        rest = "library/" + rest
-    match = _REF_RE.match(f"{domain}/{rest}")
-    if match is None:
-        raise ValueError("invalid reference format")
-    name, tag, digest = match["name"], match["tag"] or "", match["digest"] or ""
-    if len(name) > _NAME_MAX:
-        raise ValueError(f"repository name is longer than {_NAME_MAX} characters")
-    if digest and not is_digest(digest):
-        raise ValueError(f"unsupported or malformed digest {digest}")
-    return _Ref(name, tag, digest)
+    try:
+        parsed = parse_reference(ref)
+    except ReferenceError_ as exc:
+        raise ValueError(exc.message) from None
+    return _Ref(parsed.name, parsed.tag or "", parsed.digest or "")
 
 
 def _image(image_ref: str) -> _Ref:
