@@ -56,7 +56,7 @@ OFFLINE_REVOCATION = (
 
 
 @dataclass(frozen=True)
-class SigstoreKey:
+class PublicKeyFile:
     """A public key to verify sigstore signatures with, and the file it came from."""
 
     path: str
@@ -78,7 +78,7 @@ class ValidateRequest:
     jobs: int = 4
     timeout: float | None = 600.0
     kind: Kind = "any"
-    sigstore_keys: Sequence[SigstoreKey] = ()
+    sigstore_keys: Sequence[PublicKeyFile] = ()
     identity: str = "match-repo-digest-or-exact"
     exact_repository: str | None = None
     policy: TrustPolicyDocument | None = None

@@ -107,7 +107,7 @@ def _request(
     from ocisign.batch import check_jobs, stderr_is_tty
     from ocisign.keys.pem import load_public_key
     from ocisign.registry.store import RegistryOptions
-    from ocisign.verify import SigstoreKey, ValidateRequest
+    from ocisign.verify import PublicKeyFile, ValidateRequest
 
     timeout = duration_seconds(flags["timeout"], "--timeout")
     tls = flags["tls_verify"]
@@ -120,7 +120,7 @@ def _request(
     )
     keys = []
     for path in flags["pubkeys"]:
-        keys.append(SigstoreKey(path, load_public_key(path)))
+        keys.append(PublicKeyFile(path, load_public_key(path)))
     source = ctx.get_parameter_source
     explicit_platform = any(
         source(name) is click.core.ParameterSource.COMMANDLINE for name in ("arches", "oses")
