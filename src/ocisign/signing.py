@@ -336,7 +336,8 @@ class _Run:
 
     def _existing(self, resolved: Resolved, target: Target, thumb: str) -> str:
         """The digest of a valid signature of ours (same leaf, same format), or ''."""
-        from ocisign.envelopes.notary import THUMBPRINT_ANNOTATION, parse_envelope
+        from ocisign.envelopes.notary import THUMBPRINT_ANNOTATION
+        from ocisign.verify import read_notary_signature
 
         store, digest = resolved.store, target.descriptor.digest
         for ref in store.referrers(digest, NOTARY_SIGNATURE):
@@ -346,14 +347,9 @@ class _Run:
                 continue
             if not isinstance(prints, list) or not prints or prints[0] != thumb:
                 continue
-            try:
-                manifest = store.fetch_manifest(ref.digest)
-                layers = manifest.layers
-                if len(layers) != 1 or layers[0].media_type != self.media_type:
-                    continue
-                parsed = parse_envelope(self.media_type, store.fetch_blob(layers[0].digest))
-            except OcisignError:
-                continue  # unreadable or broken: not a signature we can count on
+            parsed = read_notary_signature(store, ref.digest, ref.size)
+            if isinstance(parsed, OcisignError) or parsed.media_type != self.media_type:
+                continue  # unreadable, broken or another format: not one we can count on
             signed = parsed.target
             if signed.get("digest") != digest or signed.get("size") != target.descriptor.size:
                 continue

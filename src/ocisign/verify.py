@@ -457,7 +457,7 @@ class _Validator:
         limit = self.request.max_signatures
         listed = store.referrers(digest, NOTARY_SIGNATURE)
         items: list[ParsedEnvelope | OcisignError] = [
-            _read_envelope(store, desc.digest, desc.size) for desc in listed[:limit]
+            read_notary_signature(store, desc.digest, desc.size) for desc in listed[:limit]
         ]
         if len(listed) > limit:
             items.append(VerificationError("not examined: over --max-signatures"))
@@ -473,8 +473,12 @@ def _fetch_manifest(store: Store, reference: str, size: int | None = None) -> Ma
     return manifest
 
 
-def _read_envelope(store: Store, digest: str, size: int) -> ParsedEnvelope | OcisignError:
-    """Fetch one signature manifest and its envelope, and parse it (errors returned)."""
+def read_notary_signature(store: Store, digest: str, size: int) -> ParsedEnvelope | OcisignError:
+    """Fetch one signature manifest and its envelope (4 MiB limits), and parse it.
+
+    Errors are returned, not raised: a broken signature is a failed one. ``sign`` uses
+    this too, to find a signature of its own already there.
+    """
     from ocisign.envelopes.notary import MAX_ENVELOPE_SIZE, parse_envelope
 
     try:
