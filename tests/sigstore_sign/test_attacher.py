@@ -281,7 +281,7 @@ def _layout_image(root: Path) -> Resolved:
     from ocisign.registry import StoreTarget
     from ocisign.resolve.targets import resolve_targets
 
-    resolved = resolve_targets(StoreTarget(store, "v1", f"{root}:v1"), expand=True)
+    resolved = resolve_targets(StoreTarget(store, "v1", f"{root}:v1", str(root)), expand=True)
     assert resolved.root.digest == desc.digest
     return resolved
 

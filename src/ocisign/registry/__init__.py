@@ -20,7 +20,8 @@ class StoreTarget:
 
     store: Store
     ref: str | None
-    display: str
+    display: str  # the reference as given, normalised
+    name: str  # registry/repository, or the layout folder
 
 
 def open_store(
@@ -35,10 +36,10 @@ def open_store(
         from ocisign.registry.layout import LayoutStore, parse_layout_reference
 
         path, tag, digest = parse_layout_reference(reference_text)
-        return StoreTarget(LayoutStore(path), digest or tag, reference_text)
+        return StoreTarget(LayoutStore(path), digest or tag, reference_text, str(path))
     from ocisign.registry.client import RegistryClient
     from ocisign.resolve.reference import parse_reference
 
     ref = parse_reference(reference_text)
     client = client or RegistryClient(options)
-    return StoreTarget(client.store(ref), ref.ref, str(ref))
+    return StoreTarget(client.store(ref), ref.ref, str(ref), ref.name)

@@ -84,7 +84,7 @@ def resolve_targets(
             f"{DOCKER_SCHEMA1}",
             hint="convert the image to an OCI or Docker schema 2 manifest first",
         )
-    name = _name(opened.display)
+    name = opened.name
     if not expand:
         return Resolved(store, name, opened.ref, root, [Target(root, None, manifest.is_index)])
     if manifest.is_index:
@@ -114,11 +114,3 @@ def _image_platform(store: Store, manifest: Manifest) -> Platform | None:
     from ocisign.registry.store import image_platform
 
     return image_platform(store, manifest)
-
-
-def _name(display: str) -> str:
-    """``registry/repo`` from ``registry/repo:tag`` / ``...@digest`` (layout paths kept)."""
-    head = display.split("@", 1)[0]
-    slash = head.rfind("/")
-    colon = head.rfind(":")
-    return head[:colon] if colon > slash else head
