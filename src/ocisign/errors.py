@@ -35,12 +35,6 @@ class UsageError(OcisignError):
     default_hint = "run the command with --help to see its usage"
 
 
-class NotImplementedYet(OcisignError):
-    """A command whose implementation has not landed yet."""
-
-    exit_code = 2
-
-
 class ConfigError(OcisignError):
     """A configuration file (key store, trust policy, sign-artifacts config) is invalid."""
 

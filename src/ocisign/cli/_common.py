@@ -142,10 +142,3 @@ def handle_errors() -> Iterator[None]:
         click.echo(f"Error: unexpected {type(err).__name__}: {err}", err=True)
         click.echo("Hint: run again with --debug for a traceback, and report it", err=True)
         sys.exit(1)
-
-
-def not_implemented(name: str) -> None:
-    """Say a command has not landed yet (exit 2)."""
-    from ocisign.errors import NotImplementedYet
-
-    raise NotImplementedYet(f"'ocisign {name}' is not implemented yet")
