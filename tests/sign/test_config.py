@@ -40,3 +40,18 @@ def test_example_layout_signs(env: Env, tmp_path: Path) -> None:
         out = env.ok("sign", "--oci-layout", f"{layout}:v1", "--signature-format", fmt)
         assert out.stdout.startswith(f"Successfully signed {layout}@sha256:")
     assert len(json.loads((layout / "index.json").read_text())["manifests"]) == 3
+
+
+def test_registry_settings_read_insecure_registries(config_dir: Path) -> None:
+    """sign and validate build their registry options in one place, config.json included."""
+    from ocisign.cli._flags import registry_settings
+
+    config_dir.mkdir(parents=True)
+    (config_dir / "config.json").write_text(json.dumps({"insecureRegistries": ["reg.io:5000"]}))
+    flags = {"username": "u", "password": "p", "insecure_registry": False,
+             "tls_verify": None, "ca_file": None}
+    options = registry_settings(flags)
+    assert options.insecure_registries == frozenset({"reg.io:5000"})
+    assert (options.username, options.password, options.tls_verify) == ("u", "p", True)
+    assert registry_settings({**flags, "tls_verify": False}).tls_verify is False
+    assert Transport(options).scheme("reg.io:5000") == "http"

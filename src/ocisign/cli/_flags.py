@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from ocisign.errors import UsageError
+
+if TYPE_CHECKING:
+    from ocisign.config.notation import NotationConfig
+    from ocisign.registry.store import RegistryOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 _TRUE = ("1", "t", "T", "true", "TRUE", "True")
@@ -114,6 +118,25 @@ def registry_options(func: F) -> F:
                 help="CA bundle (PEM) to verify the registry's certificate with.",
             ),
         ],
+    )
+
+
+def registry_settings(
+    flags: dict[str, Any], config: NotationConfig | None = None
+) -> RegistryOptions:
+    """``RegistryOptions`` from the ``registry_options`` flags plus notation's config.json
+    (``insecureRegistries``: hosts reached over plain HTTP, as notation does)."""
+    from ocisign.config.notation import load_config
+    from ocisign.registry.store import RegistryOptions
+
+    config = config or load_config()
+    return RegistryOptions(
+        username=flags["username"],
+        password=flags["password"],
+        insecure=flags["insecure_registry"],
+        tls_verify=flags["tls_verify"] is not False,
+        ca_file=flags["ca_file"],
+        insecure_registries=config.insecure_registries,
     )
 
 

@@ -15,6 +15,7 @@ from ocisign.cli._flags import (
     duration_seconds,
     key_value_pairs,
     registry_options,
+    registry_settings,
 )
 from ocisign.errors import UsageError
 
@@ -121,7 +122,6 @@ def _options(ctx: click.Context, flags: dict[str, Any]) -> SignOptions:
     from ocisign import signing
     from ocisign.config.notation import load_config
     from ocisign.notary_sign import parse_expiry
-    from ocisign.registry.store import RegistryOptions
 
     refs: tuple[str, ...] = flags["references"]
     if not refs and not flags["image_list"]:
@@ -153,12 +153,7 @@ def _options(ctx: click.Context, flags: dict[str, Any]) -> SignOptions:
     expiry = parse_expiry(flags["expiry"])
     metadata = key_value_pairs(flags["user_metadata"], "--user-metadata")
     signing.check_user_metadata(metadata)
-    registry = RegistryOptions(
-        username=flags["username"], password=flags["password"],
-        insecure=flags["insecure_registry"],
-        tls_verify=flags["tls_verify"] is not False, ca_file=flags["ca_file"],
-        insecure_registries=config.insecure_registries,
-    )
+    registry = registry_settings(flags, config)
     return signing.SignOptions(
         references=refs,
         image_list=Path(flags["image_list"]) if flags["image_list"] else None,

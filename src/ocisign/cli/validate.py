@@ -15,6 +15,7 @@ from ocisign.cli._flags import (
     duration_seconds,
     key_value_pairs,
     registry_options,
+    registry_settings,
 )
 
 if TYPE_CHECKING:
@@ -106,18 +107,10 @@ def _request(
 ) -> ValidateRequest:
     from ocisign.batch import check_jobs, stderr_is_tty
     from ocisign.keys.pem import load_public_key
-    from ocisign.registry.store import RegistryOptions
     from ocisign.verify import PublicKeyFile, ValidateRequest
 
     timeout = duration_seconds(flags["timeout"], "--timeout")
-    tls = flags["tls_verify"]
-    options = RegistryOptions(
-        username=flags["username"],
-        password=flags["password"],
-        insecure=flags["insecure_registry"],
-        tls_verify=True if tls is None else tls,
-        ca_file=flags["ca_file"],
-    )
+    options = registry_settings(flags)
     keys = []
     for path in flags["pubkeys"]:
         keys.append(PublicKeyFile(path, load_public_key(path)))

@@ -18,7 +18,7 @@ FORMATS = ("jws", "cose", "sigstore")
 
 @dataclass(frozen=True)
 class NotationConfig:
-    """What ``sign`` reads from ``config.json``."""
+    """What ``sign`` and ``validate`` read from ``config.json``."""
 
     insecure_registries: frozenset[str] = frozenset()
     signature_format: str | None = None
