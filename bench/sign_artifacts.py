@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from ocisign.artifacts import generate_ephemeral_identity, sign_verity_hash
-from ocisign.authenticode import authenticode_digest, parse_pe, pe_checksum, sign_pe
+from ocisign.boot.artifacts import generate_ephemeral_identity, sign_verity_hash
+from ocisign.boot.authenticode import authenticode_digest, parse_pe, pe_checksum, sign_pe
 
 SAMPLES = {
     "shim (shimx64.efi.signed)": "usr/lib/shim/shimx64.efi.signed",

@@ -136,13 +136,13 @@ def sign_ocisign(
 def sign_library(list_file: Path, jobs: int) -> tuple[float, int, str]:
     """What ``ocisign sign -f LIST -j J --sigstore-key K`` does, through the library."""
     from ocisign.batch import Job, Outcome, Status, run_batch
+    from ocisign.oci.reference import Reference
     from ocisign.registry import open_store
     from ocisign.registry.client import RegistryClient
     from ocisign.registry.store import RegistryOptions
     from ocisign.resolve.imagelist import read_image_list
-    from ocisign.resolve.reference import Reference
     from ocisign.resolve.targets import resolve_targets
-    from ocisign.sigstore import SigstoreAttacher, load_sigstore_key
+    from ocisign.sigstore.attach import SigstoreAttacher, load_sigstore_key
 
     start = time.perf_counter()
     attacher = SigstoreAttacher(load_sigstore_key(KEY, PASSFILE))

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from ocisign.errors import OcisignError, UsageError
-from ocisign.fsutil import atomic_write
+from ocisign.util.fs import atomic_write
 
 MAX_JOBS = 64
 T = TypeVar("T")

@@ -43,11 +43,11 @@ class KeyStoreError(ConfigError):
     """The signing key store is missing an entry or cannot be updated."""
 
 
-class KeyError_(OcisignError):
+class KeyFileError(OcisignError):
     """A key or certificate file cannot be read, decrypted or used."""
 
 
-class PassphraseError(KeyError_):
+class PassphraseError(KeyFileError):
     """A passphrase is wrong or cannot be obtained."""
 
 
@@ -55,7 +55,7 @@ class CertificateError(OcisignError):
     """A certificate or chain breaks the rules it must follow."""
 
 
-class ReferenceError_(UsageError):
+class InvalidReferenceError(UsageError):
     """An image reference or image-list line cannot be parsed."""
 
     default_hint = "a reference looks like registry.example.com/repo/name:tag or ...@sha256:<hex>"

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ocisign.batch import BatchReport, Job, Outcome, Status, run_batch
-from ocisign.errors import NetworkError, OcisignError, ReferenceError_, UsageError
+from ocisign.errors import InvalidReferenceError, NetworkError, OcisignError, UsageError
 from ocisign.oci import EMPTY_JSON, NOTARY_SIGNATURE, OCI_MANIFEST, Descriptor
 from ocisign.registry.store import RegistryOptions
 
@@ -85,7 +85,7 @@ class _Line:
 
 def check_user_metadata(metadata: dict[str, str]) -> None:
     """Refuse empty keys/values and the reserved ``io.cncf.notary`` prefix (UsageError)."""
-    from ocisign.notary_sign import add_user_metadata
+    from ocisign.notary.sign import add_user_metadata
 
     try:
         add_user_metadata(Descriptor("", "", 0), metadata)
@@ -100,11 +100,11 @@ def build_jobs(options: SignOptions) -> list[Job[_Line]]:
     for number, text in enumerate(options.references, start=1):
         error: OcisignError | None = None
         if not options.oci_layout:
-            from ocisign.resolve.reference import parse_reference
+            from ocisign.oci.reference import parse_reference
 
             try:
                 parse_reference(text)
-            except ReferenceError_ as exc:
+            except InvalidReferenceError as exc:
                 error = exc
         jobs.append(Job(text, number, _Line(text, error)))
     if options.image_list is not None:
@@ -202,8 +202,8 @@ class _Run:
         self._warn_lock = threading.Lock()
         fmt = options.signature_format
         if fmt == "sigstore":
-            # ocisign.sigstore lands from the sigstore-sign branch
-            from ocisign.sigstore import (  # type: ignore[import-not-found,unused-ignore]
+            # ocisign.sigstore.attach lands from the sigstore-sign branch
+            from ocisign.sigstore.attach import (  # type: ignore[import-not-found,unused-ignore]
                 SigstoreAttacher,
                 load_sigstore_key,
             )
@@ -297,7 +297,7 @@ class _Run:
 
     def _sign_notary(self, resolved: Resolved, target: Target) -> Outcome:
         from ocisign.envelopes.notary import thumbprints
-        from ocisign.notary_sign import sign_descriptor
+        from ocisign.notary.sign import sign_descriptor
 
         assert self.signer is not None
         store, desc = resolved.store, target.descriptor

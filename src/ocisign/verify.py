@@ -8,7 +8,7 @@ Two kinds of signature are checked, each against what its upstream verifier read
   acceptable ``docker-reference`` (containers-policy ``signedIdentity``).
 - Notary Project (JWS/COSE): the referrers of the digest the reference names (and of the
   platforms too when ``-a``/``--os`` were given), judged by the trust engine
-  (``ocisign.trust``) under the trust policy statement for the repository.
+  (``ocisign.notary.trust``) under the trust policy statement for the repository.
 
 Everything read from a store is bounded (4 MiB manifests, envelopes and payloads;
 ``max_signatures`` signatures per digest), and every malformed structure is a failed
@@ -32,11 +32,11 @@ if TYPE_CHECKING:
     from ocisign.config.trustpolicy import TrustPolicyDocument
     from ocisign.envelopes.notary import ParsedEnvelope
     from ocisign.envelopes.simplesigning import PublicKey
-    from ocisign.identity import IdentityMatcher
+    from ocisign.notary.trust import StoreLoader
     from ocisign.registry.client import RegistryClient
     from ocisign.registry.store import Manifest, RegistryOptions, Store
     from ocisign.resolve.targets import Resolved, Target
-    from ocisign.trust import StoreLoader
+    from ocisign.sigstore.identity import IdentityMatcher
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ def build_jobs(request: ValidateRequest) -> list[Job[str | OcisignError]]:
 
 def identity_matcher(request: ValidateRequest) -> IdentityMatcher:
     """The containers-policy rule ``--identity``/``--exact-repository`` select."""
-    from ocisign.identity import exact_repository, identity_rule
+    from ocisign.sigstore.identity import exact_repository, identity_rule
 
     if request.exact_repository:
         return exact_repository(request.exact_repository)
@@ -377,7 +377,7 @@ class _Validator:
 
     def _notation(self, resolved: Resolved, target: Target) -> _Check:
         from ocisign.config.trustpolicy import select_statement
-        from ocisign.trust import verify_any
+        from ocisign.notary.trust import verify_any
 
         req = self.request
         assert req.policy is not None and self.stores is not None
@@ -397,7 +397,7 @@ class _Validator:
             result.reason = f"malformed signature data: {type(exc).__name__}: {exc}"
             return _Check(True, result)
         if statement.level != "skip" and total == 0:
-            from ocisign.trust import no_signature_message
+            from ocisign.notary.trust import no_signature_message
 
             result.reason = no_signature_message(display)
             return _Check(False, result)

@@ -11,8 +11,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from ocisign.artifacts import SigningIdentity, generate_ephemeral_identity
-from ocisign.authenticode import (
+from ocisign.boot.artifacts import SigningIdentity, generate_ephemeral_identity
+from ocisign.boot.authenticode import (
     OID_SPC_INDIRECT_DATA,
     PeFormatError,
     _oid,

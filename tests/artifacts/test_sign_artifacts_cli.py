@@ -17,10 +17,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from ocisign import artifacts
-from ocisign.artifacts import SignArtifactsRequest, SigningIdentity, sign_artifacts
-from ocisign.authenticode import signatures
-from ocisign.errors import ArtifactError, CertificateError, KeyError_
+from ocisign.boot import artifacts
+from ocisign.boot.artifacts import SignArtifactsRequest, SigningIdentity, sign_artifacts
+from ocisign.boot.authenticode import signatures
+from ocisign.errors import ArtifactError, CertificateError, KeyFileError
 from tests.artifacts.conftest import (
     ROOT_HASH,
     inject_yaml,
@@ -519,7 +519,7 @@ def test_help_imports_nothing_heavy() -> None:
         "import sys; from ocisign.cli import cli\n"
         "try:\n    cli.main(['sign-artifacts', '--help'], prog_name='ocisign')\n"
         "except SystemExit:\n    pass\n"
-        "heavy = ('cryptography', 'pydantic', 'yaml', 'rich', 'ocisign.artifacts')\n"
+        "heavy = ('cryptography', 'pydantic', 'yaml', 'rich', 'ocisign.boot.artifacts')\n"
         "print('HEAVY', [m for m in heavy if m in sys.modules])\n"
     )
     out = subprocess.run(
@@ -542,11 +542,11 @@ def test_encrypted_or_garbage_key_is_refused(tmp_path: Path) -> None:
             serialization.BestAvailableEncryption(b"secret"),
         )
     )
-    with pytest.raises(KeyError_, match="encrypted"):
+    with pytest.raises(KeyFileError, match="encrypted"):
         artifacts.load_signing_identity(key, cert)
     garbage = tmp_path / "garbage"
     garbage.write_text("not a key, not a certificate")
-    with pytest.raises(KeyError_, match="is not a readable private key"):
+    with pytest.raises(KeyFileError, match="is not a readable private key"):
         artifacts.load_signing_identity(garbage, cert)
     key.write_bytes(
         identity.key.private_bytes(

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from ocisign import artifacts
-from ocisign.artifacts import SignArtifactsRequest, SigningIdentity, sign_artifacts
-from ocisign.authenticode import certificates, parse_pe, sign_pe, signatures
+from ocisign.boot import artifacts
+from ocisign.boot.artifacts import SignArtifactsRequest, SigningIdentity, sign_artifacts
+from ocisign.boot.authenticode import certificates, parse_pe, sign_pe, signatures
 from tests.artifacts.conftest import (
     ROOT_HASH,
     SHIM,

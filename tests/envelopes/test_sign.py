@@ -16,7 +16,7 @@ from ocisign.envelopes.notary import (
     signature_manifest,
 )
 from ocisign.errors import CertificateError, SignatureError, UsageError
-from ocisign.notary_sign import parse_expiry, sign_descriptor
+from ocisign.notary.sign import parse_expiry, sign_descriptor
 from ocisign.oci import COSE_MEDIA_TYPE, JWS_MEDIA_TYPE, OCI_MANIFEST, Descriptor
 from ocisign.signers.local import LocalSigner
 from tests.envelopes.certs import NOW, make_cert, make_key
@@ -136,9 +136,9 @@ def test_bad_chain_fails_signing() -> None:
 
 
 def test_local_signer_refuses_mismatched_key() -> None:
-    from ocisign.errors import KeyError_
+    from ocisign.errors import KeyFileError
 
-    with pytest.raises(KeyError_, match="does not match"):
+    with pytest.raises(KeyFileError, match="does not match"):
         LocalSigner(make_key("EC-256"), local_signer("EC-256").certificate_chain())
     with pytest.raises(SignatureError, match="unsupported RSA key size 1024"):
         from cryptography.hazmat.primitives.asymmetric import rsa

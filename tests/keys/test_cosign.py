@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ocisign.errors import KeyError_, PassphraseError
+from ocisign.errors import KeyFileError, PassphraseError
 from ocisign.keys import KEY_TYPES, cosign
 from ocisign.keys.generate import generate_key
 from ocisign.keys.pem import key_type_name, load_public_key, public_key_der
@@ -54,7 +54,7 @@ def test_skopeo_generated_key_decrypts_with_its_passphrase_file() -> None:
 
 def test_sec1_inside_is_rejected_like_cosign() -> None:
     pem = (SIGSTORE / "cosign-label-sec1-n65536-rejected.key").read_bytes()
-    with pytest.raises(KeyError_, match="not PKCS#8") as info:
+    with pytest.raises(KeyFileError, match="not PKCS#8") as info:
         cosign.decrypt_private_key(pem, HELLO)
     assert not isinstance(info.value, PassphraseError)
 
@@ -112,7 +112,7 @@ def test_fresh_salt_and_nonce_every_time() -> None:
 def test_tampered_scrypt_parameters_are_refused() -> None:
     doc = _doc((SIGSTORE / "sigstore-label-p256.key").read_bytes())
     doc["kdf"]["params"]["N"] = 1 << 24  # type: ignore[index]
-    with pytest.raises(KeyError_, match="unsupported scrypt parameters N=16777216"):
+    with pytest.raises(KeyFileError, match="unsupported scrypt parameters N=16777216"):
         cosign.decrypt_private_key(_rewrap(doc), HELLO)
 
 
@@ -126,14 +126,14 @@ def test_cosign_label_accepted_for_our_own_key() -> None:
 def test_malformed_body() -> None:
     label = b"ENCRYPTED SIGSTORE PRIVATE KEY"
     pem = b"-----BEGIN " + label + b"-----\nbm90IGpzb24=\n-----END " + label + b"-----\n"
-    with pytest.raises(KeyError_, match="malformed encrypted key"):
+    with pytest.raises(KeyFileError, match="malformed encrypted key"):
         cosign.decrypt_private_key(pem, b"")
 
 
 def test_not_a_cosign_key() -> None:
     pem = (SIGSTORE / "skopeo-generated.pub").read_bytes()
     assert not cosign.is_cosign_key(pem)
-    with pytest.raises(KeyError_, match="not a cosign/sigstore encrypted private key"):
+    with pytest.raises(KeyFileError, match="not a cosign/sigstore encrypted private key"):
         cosign.decrypt_private_key(pem, b"")
 
 

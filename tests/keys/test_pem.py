@@ -8,7 +8,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from ocisign.errors import CertificateError, KeyError_
+from ocisign.errors import CertificateError, KeyFileError
 from ocisign.keys.pem import (
     certificate_public_key_der,
     key_type_name,
@@ -62,17 +62,17 @@ def test_cosign_public_key_matches_itself() -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(KeyError_, match=r"key file .*nope\.key does not exist"):
+    with pytest.raises(KeyFileError, match=r"key file .*nope\.key does not exist"):
         load_private_key(tmp_path / "nope.key")
 
 
 def test_certificate_is_not_a_key() -> None:
-    with pytest.raises(KeyError_, match=r"holds no private key.*CERTIFICATE"):
+    with pytest.raises(KeyFileError, match=r"holds no private key.*CERTIFICATE"):
         load_private_key(E2E / "e2e.crt")
 
 
 def test_garbage_is_not_a_key(tmp_path: Path) -> None:
-    with pytest.raises(KeyError_, match="not a readable private key"):
+    with pytest.raises(KeyFileError, match="not a readable private key"):
         load_private_key(write(tmp_path / "k", b"hello"))
 
 
@@ -82,19 +82,19 @@ def test_encrypted_pem_needs_decrypting(tmp_path: Path, rsa_key: rsa.RSAPrivateK
         serialization.PrivateFormat.PKCS8,
         serialization.BestAvailableEncryption(b"pw"),
     )
-    with pytest.raises(KeyError_, match="passphrase-encrypted") as info:
+    with pytest.raises(KeyFileError, match="passphrase-encrypted") as info:
         load_private_key(write(tmp_path / "k", data))
     assert info.value.hint and "openssl pkey" in info.value.hint
 
 
 def test_cosign_key_is_not_a_plain_key() -> None:
-    with pytest.raises(KeyError_, match="encrypted cosign/sigstore key"):
+    with pytest.raises(KeyFileError, match="encrypted cosign/sigstore key"):
         load_private_key(SIGSTORE / "sigstore-label-p256.key")
 
 
 def test_unsupported_curve(tmp_path: Path) -> None:
     key = ec.generate_private_key(ec.SECP256K1())
-    with pytest.raises(KeyError_, match="unsupported EC curve secp256k1"):
+    with pytest.raises(KeyFileError, match="unsupported EC curve secp256k1"):
         load_private_key(write(tmp_path / "k", _encode(key, "pkcs8")))
 
 

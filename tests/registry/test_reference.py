@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from ocisign.errors import ReferenceError_, UsageError
+from ocisign.errors import InvalidReferenceError, UsageError
+from ocisign.oci.reference import Reference, is_loopback_host, parse_reference
 from ocisign.registry.layout import parse_layout_reference
 from ocisign.resolve.imagelist import parse_image_list_text, read_image_list
-from ocisign.resolve.reference import Reference, is_loopback_host, parse_reference
 
 D = "sha256:" + "a" * 64
 
@@ -54,13 +54,13 @@ def test_parse_reference(text: str, expected: Reference) -> None:
     ],
 )
 def test_bad_references(text: str) -> None:
-    with pytest.raises(ReferenceError_) as info:
+    with pytest.raises(InvalidReferenceError) as info:
         parse_reference(text)
     assert info.value.exit_code == 2
 
 
 def test_uppercase_hint() -> None:
-    with pytest.raises(ReferenceError_) as info:
+    with pytest.raises(InvalidReferenceError) as info:
         parse_reference("reg.io/MyApp:v1")
     assert "lowercase" in (info.value.hint or "")
 
@@ -105,7 +105,7 @@ def test_image_list_overrides(caplog: pytest.LogCaptureFixture) -> None:
         (11, "Bad/Upper", None),
         (12, "two fields", None),
     ]
-    assert all(isinstance(e.error, ReferenceError_) for e in entries[-2:])
+    assert all(isinstance(e.error, InvalidReferenceError) for e in entries[-2:])
 
     over = parse_image_list_text(lines[3:9], registry="127.0.0.1:5000", project="mirror")
     assert [str(e.reference) for e in over] == [

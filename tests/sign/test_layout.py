@@ -11,8 +11,8 @@ import pytest
 from ocisign.config.trustpolicy import load_trust_policy, select_statement
 from ocisign.config.truststore import store_loader
 from ocisign.envelopes.notary import parse_envelope
+from ocisign.notary.trust import verify_any
 from ocisign.oci import Descriptor
-from ocisign.trust import verify_any
 from tests.conftest import DATA
 from tests.sign.conftest import E2E_CRT, E2E_DIGEST, LAYOUTS, Env
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ocisign.batch import Outcome, Status
-from ocisign.errors import NotFoundError, ReferenceError_
+from ocisign.errors import InvalidReferenceError, NotFoundError
 from ocisign.signing import SignOptions, _Once, build_jobs
 
 
@@ -59,4 +59,4 @@ def test_build_jobs_positional_then_list(tmp_path: Path) -> None:
     assert jobs[2].item.text == "mirror.io/p/a:v1" and jobs[2].item.error is None
     assert jobs[0].item.error is None
     for bad in (jobs[1], jobs[3], jobs[4]):
-        assert isinstance(bad.item.error, ReferenceError_)
+        assert isinstance(bad.item.error, InvalidReferenceError)

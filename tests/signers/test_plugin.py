@@ -11,7 +11,7 @@ import pytest
 
 from ocisign.envelopes.notary import parse_envelope
 from ocisign.errors import PluginError
-from ocisign.notary_sign import parse_expiry, sign_descriptor
+from ocisign.notary.sign import parse_expiry, sign_descriptor
 from ocisign.oci import OCI_MANIFEST, Descriptor
 from ocisign.signers.base import Signer
 from ocisign.signers.plugin import PluginSigner, find_plugin, plugin_path

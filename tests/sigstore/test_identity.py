@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ocisign import identity as ident
-from ocisign.errors import ReferenceError_, UsageError
+from ocisign.errors import InvalidReferenceError, UsageError
+from ocisign.sigstore import identity as ident
 
 R = "127.0.0.1:5001/test/single"
 D = "sha256:dd273ee4eacc5973bfeff20fb575215e52f61c1576aa44f537eaeb0ba3a9d778"
@@ -55,9 +55,9 @@ def test_exact_reference() -> None:
     assert not rule(f"{R}:v1", R)
     assert ident.exact_reference("busybox:latest")("x/y:1", f"{BB}:latest")
     assert ident.identity_rule("exactReference", f"{R}@{D}")(f"{R}:v1", f"{R}@{D}")
-    with pytest.raises(ReferenceError_, match="neither a tag nor a digest"):
+    with pytest.raises(InvalidReferenceError, match="neither a tag nor a digest"):
         ident.exact_reference(R)
-    with pytest.raises(ReferenceError_):
+    with pytest.raises(InvalidReferenceError):
         ident.exact_reference("r.io/Upper:1")
 
 
@@ -68,7 +68,7 @@ def test_exact_repository() -> None:
     assert rule("other.io/x:1", f"{R}@{D}")
     assert not rule(f"{R}:v1", "127.0.0.1:5001/test/other:v1")
     assert ident.exact_repository("busybox")("x/y:1", "index.docker.io/library/busybox:1")
-    with pytest.raises(ReferenceError_):
+    with pytest.raises(InvalidReferenceError):
         ident.exact_repository("not a repo")
 
 
@@ -76,7 +76,7 @@ def test_exact_repository() -> None:
     "bad", ["", "r.io/UPPER:1", "a" * 64, "r.io/x@sha256:short", "r.io/x:t@md5:" + "0" * 32]
 )
 def test_invalid_image_reference(bad: str) -> None:
-    with pytest.raises(ReferenceError_):
+    with pytest.raises(InvalidReferenceError):
         ident.match_repository(bad, f"{R}:v1")
 
 

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from ocisign.envelopes import simplesigning as ss
-from ocisign.errors import KeyError_, ReferenceError_, SignatureError, VerificationError
+from ocisign.errors import InvalidReferenceError, KeyFileError, SignatureError, VerificationError
 from ocisign.oci import OCI_CONFIG, OCI_MANIFEST, SIMPLESIGNING, Descriptor, sha256_digest
 
 from .conftest import FIXTURES, VECTORS
@@ -266,16 +266,16 @@ def test_ecdsa_signature_is_der() -> None:
 )
 def test_unsupported_keys_rejected(make: Callable[[], Any]) -> None:
     key = make()
-    with pytest.raises(KeyError_):
+    with pytest.raises(KeyFileError):
         ss.sign_payload(key, b"x")
-    with pytest.raises(KeyError_):
+    with pytest.raises(KeyFileError):
         ss.verify_signature(key.public_key(), b"x", "AAAA")
 
 
 # ------------------------------------------------------------ the .sig manifest
 def test_sig_tag() -> None:
     assert ss.sig_tag("sha256:" + "a" * 64) == "sha256-" + "a" * 64 + ".sig"
-    with pytest.raises(ReferenceError_):
+    with pytest.raises(InvalidReferenceError):
         ss.sig_tag("latest")
 
 

@@ -20,7 +20,7 @@ from ocisign.envelopes import simplesigning as ss
 from ocisign.registry import open_store
 from ocisign.registry.client import RegistryClient
 from ocisign.resolve.targets import Resolved, resolve_targets
-from ocisign.sigstore import SigstoreAttacher, SigstoreKey
+from ocisign.sigstore.attach import SigstoreAttacher, SigstoreKey
 from tests.conftest import DATA
 from tests.fixtures.skopeo import Identity, skopeo_verify
 

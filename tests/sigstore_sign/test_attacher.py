@@ -14,7 +14,7 @@ from ocisign.oci import SIMPLESIGNING
 from ocisign.registry.layout import LayoutStore
 from ocisign.registry.store import sigstore_tag
 from ocisign.resolve.targets import Resolved
-from ocisign.sigstore import SigstoreAttacher
+from ocisign.sigstore.attach import SigstoreAttacher
 from tests.fixtures.registry import FakeRegistry, RunningRegistry, push_test_image
 
 from .conftest import (

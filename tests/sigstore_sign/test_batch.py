@@ -16,7 +16,7 @@ from ocisign.registry.client import RegistryClient
 from ocisign.registry.store import RegistryOptions
 from ocisign.resolve.imagelist import ImageListEntry, read_image_list
 from ocisign.resolve.targets import resolve_targets
-from ocisign.sigstore import SigstoreAttacher, load_sigstore_key
+from ocisign.sigstore.attach import SigstoreAttacher, load_sigstore_key
 from tests.fixtures.registry import RunningRegistry, free_port, push_test_image
 
 from .conftest import SKOPEO_KEY, SKOPEO_PASS, SKOPEO_PUB, accepts

@@ -12,9 +12,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from ocisign.batch import Status
-from ocisign.errors import KeyError_, PassphraseError, UsageError
+from ocisign.errors import KeyFileError, PassphraseError, UsageError
 from ocisign.keys.cosign import encrypt_private_key
-from ocisign.sigstore import SigstoreAttacher, load_sigstore_key
+from ocisign.sigstore.attach import SigstoreAttacher, load_sigstore_key
 from tests.conftest import cli_env
 from tests.fixtures.registry import RunningRegistry, push_test_image
 
@@ -70,7 +70,7 @@ def test_vector_keys_sign_what_skopeo_accepts(
 
 
 def test_sec1_inside_is_rejected_as_cosign_does() -> None:
-    with pytest.raises(KeyError_) as err:
+    with pytest.raises(KeyFileError) as err:
         load_sigstore_key(SEC1, PASS)
     assert not isinstance(err.value, PassphraseError)  # the passphrase was right
     assert "PKCS#8" in err.value.message
@@ -109,7 +109,7 @@ def test_no_tty_and_no_passphrase_is_a_clear_error() -> None:
         "import sys\n"
         "from pathlib import Path\n"
         "from ocisign.errors import OcisignError\n"
-        "from ocisign.sigstore import load_sigstore_key\n"
+        "from ocisign.sigstore.attach import load_sigstore_key\n"
         "try:\n"
         f"    load_sigstore_key(Path({str(KEYS / 'sigstore-label-p256.key')!r}), None)\n"
         "except OcisignError as err:\n"
@@ -183,7 +183,7 @@ def test_plain_ed25519_and_p384_keys_sign_what_skopeo_accepts(
 
 def test_small_rsa_key_is_refused(tmp_path: Path) -> None:
     small = rsa.generate_private_key(65537, 1024)
-    with pytest.raises(KeyError_, match="too small"):
+    with pytest.raises(KeyFileError, match="too small"):
         load_sigstore_key(_write_plain(small, tmp_path / "small.pem"), None)
 
 

@@ -16,8 +16,8 @@ from ocisign.config.trustpolicy import TrustPolicyStatement, load_trust_policy, 
 from ocisign.config.truststore import load_store
 from ocisign.envelopes.notary import ParsedEnvelope
 from ocisign.errors import VerificationError
+from ocisign.notary.trust import REVOCATION_NOTICE, verify_any, verify_notary
 from ocisign.oci import OCI_MANIFEST, Descriptor
-from ocisign.trust import REVOCATION_NOTICE, verify_any, verify_notary
 from tests.trust.conftest import E2E_DIGEST, TRUST, make_store, pem
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)

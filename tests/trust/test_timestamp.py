@@ -15,9 +15,9 @@ from ocisign.config.trustpolicy import TrustPolicyStatement, parse_trust_policy
 from ocisign.config.truststore import load_store
 from ocisign.envelopes.notary import ParsedEnvelope
 from ocisign.errors import VerificationError
+from ocisign.notary.timestamp import verify
+from ocisign.notary.trust import verify_notary
 from ocisign.oci import Descriptor
-from ocisign.timestamp import verify
-from ocisign.trust import verify_notary
 from tests.trust.conftest import TRUST, make_store, pem
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)

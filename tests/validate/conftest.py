@@ -78,7 +78,7 @@ def push_envelope(
 
 def notary_sign(store: Store, subject: Descriptor, signer: LocalSigner, **kw: Any) -> bytes:
     """Sign ``subject`` with ``notary_sign.sign_descriptor`` and push it; the envelope."""
-    from ocisign.notary_sign import sign_descriptor
+    from ocisign.notary.sign import sign_descriptor
 
     signed = sign_descriptor(subject, signer, **kw)
     push_envelope(store, signed.envelope, signed.media_type, subject, signed.parsed.cert_chain)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from ocisign.envelopes.notary import signature_manifest
-from ocisign.notary_sign import sign_descriptor
+from ocisign.notary.sign import sign_descriptor
 from ocisign.oci import EMPTY_JSON, NOTARY_SIGNATURE, OCI_CONFIG, OCI_MANIFEST, SIMPLESIGNING
 from ocisign.registry.store import sigstore_tag
 from tests.fixtures.registry import FakeRegistry, push_test_image

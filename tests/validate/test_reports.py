@@ -9,8 +9,8 @@ from pathlib import Path
 import yaml
 
 from ocisign.batch import BatchReport, LineResult, Outcome, Status
+from ocisign.cli.reports import CSV_HEADER, output_document, report_path, write_report
 from ocisign.oci import Platform
-from ocisign.reports import CSV_HEADER, output_document, report_path, write_report
 from ocisign.verify import ImageResult
 
 

@@ -67,7 +67,7 @@ def key_value_pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
 
 def duration_seconds(text: str, flag: str) -> float | None:
     """A Go duration flag (90s, 10m, 1h) in seconds; 0 means no limit (None)."""
-    from ocisign.notary_sign import parse_expiry
+    from ocisign.notary.sign import parse_expiry
 
     try:
         seconds = parse_expiry(text).total_seconds()

@@ -121,7 +121,7 @@ def _options(ctx: click.Context, flags: dict[str, Any]) -> SignOptions:
     """Check the flag combinations and build ``signing.SignOptions``."""
     from ocisign import signing
     from ocisign.config.notation import load_config
-    from ocisign.notary_sign import parse_expiry
+    from ocisign.notary.sign import parse_expiry
 
     refs: tuple[str, ...] = flags["references"]
     if not refs and not flags["image_list"]:

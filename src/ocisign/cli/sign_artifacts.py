@@ -12,7 +12,7 @@ import click
 from ocisign.cli._common import common_flags, output_option, print_json, print_table
 
 if TYPE_CHECKING:
-    from ocisign.artifacts import SignArtifactsResult
+    from ocisign.boot.artifacts import SignArtifactsResult
 
 # Image Customizer's (logrus) levels -> Python logging levels
 LOG_LEVELS = {
@@ -82,8 +82,8 @@ def sign_artifacts(
     appended; a verity-hash file is replaced by a PKCS#7 signature of the root hash.
     Nothing changes unless every file could be signed.
     """
-    from ocisign.artifacts import SignArtifactsRequest
-    from ocisign.artifacts import sign_artifacts as run
+    from ocisign.boot.artifacts import SignArtifactsRequest
+    from ocisign.boot.artifacts import sign_artifacts as run
 
     _setup_logging(LOG_LEVELS[log_level], log_file)
     result = run(
@@ -132,7 +132,7 @@ def _setup_logging(level: int, log_file: Path | None) -> None:
     """Progress lines on stderr at ``level``; everything (debug) in ``log_file``."""
     from ocisign.errors import UsageError
 
-    logger = logging.getLogger("ocisign.artifacts")
+    logger = logging.getLogger("ocisign.boot.artifacts")
     logger.handlers.clear()
     logger.propagate = False
     logger.setLevel(logging.DEBUG if log_file else level)

@@ -88,7 +88,7 @@ def validate(ctx: click.Context, /, references: tuple[str, ...], **flags: Any) -
     request = _request(ctx, references, flags)
     report = run_validate(request)
     if flags["report"]:
-        from ocisign import reports
+        from ocisign.cli import reports
 
         path = reports.report_path(flags["report"], flags["report_format"])
         reports.write_report(path, report, flags["report_format"])
@@ -178,7 +178,7 @@ def _render(report: BatchReport, output_format: str) -> None:
     from ocisign.verify import OFFLINE_REVOCATION, line_images
 
     if output_format == "json":
-        from ocisign.reports import output_document
+        from ocisign.cli.reports import output_document
 
         print_json(output_document(report))
     notation_ran = False

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ocisign.config import paths
 from ocisign.errors import ConfigError, KeyStoreError
-from ocisign.fsutil import atomic_write, ensure_dir
+from ocisign.util.fs import atomic_write, ensure_dir
 
 
 class KeyEntry(BaseModel):

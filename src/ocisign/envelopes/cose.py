@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 import cbor2
 
-from ocisign.envelopes.algorithms import key_spec, spec_for_cose_alg, verify_raw
 from ocisign.envelopes.notary import (
     H_AUTHENTIC_SIGNING_TIME,
     H_EXPIRY,
@@ -32,6 +31,7 @@ from ocisign.envelopes.notary import (
     load_chain,
 )
 from ocisign.errors import VerificationError
+from ocisign.keys.algorithms import key_spec, spec_for_cose_alg, verify_raw
 from ocisign.oci import COSE_MEDIA_TYPE, NOTARY_PAYLOAD
 
 if TYPE_CHECKING:

@@ -15,8 +15,6 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ocisign.b64 import decode_std
-from ocisign.envelopes.algorithms import key_spec, spec_for_jws_alg, verify_raw
 from ocisign.envelopes.notary import (
     H_AUTHENTIC_SIGNING_TIME,
     H_EXPIRY,
@@ -37,7 +35,9 @@ from ocisign.envelopes.notary import (
     load_chain,
 )
 from ocisign.errors import VerificationError
+from ocisign.keys.algorithms import key_spec, spec_for_jws_alg, verify_raw
 from ocisign.oci import JWS_MEDIA_TYPE, NOTARY_PAYLOAD
+from ocisign.util.encoding import decode_std
 
 if TYPE_CHECKING:
     from ocisign.signers.base import Signer

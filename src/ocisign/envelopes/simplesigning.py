@@ -24,9 +24,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from ocisign import __version__
 from ocisign.errors import (
     DigestMismatchError,
-    KeyError_,
+    InvalidReferenceError,
+    KeyFileError,
     OcisignError,
-    ReferenceError_,
     SignatureError,
     VerificationError,
 )
@@ -212,14 +212,14 @@ def parse_payload(data: bytes) -> SimpleSigningPayload:
 def _check_key(key: PrivateKey | PublicKey) -> None:
     if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
         if not isinstance(key.curve, _CURVES):
-            raise KeyError_(
+            raise KeyFileError(
                 f"unsupported elliptic curve {key.curve.name}", "use P-256, P-384 or P-521"
             )
     elif isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
         if key.key_size < MIN_RSA_BITS:
-            raise KeyError_(f"RSA key of {key.key_size} bits is too small", "use 2048 bits or more")
+            raise KeyFileError(f"RSA key of {key.key_size} bits is too small", "use 2048 bits or more")
     elif not isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
-        raise KeyError_(
+        raise KeyFileError(
             f"unsupported key type {type(key).__name__} for sigstore signatures",
             "use an ECDSA (P-256/384/521), RSA (>= 2048 bits) or Ed25519 key",
         )
@@ -260,7 +260,7 @@ def verify_signature(public_key: PublicKey, payload: bytes, sig_b64: str) -> boo
 def sig_tag(digest: str) -> str:
     """The attachment tag of a manifest digest: ``sha256-<hex>.sig``."""
     if not is_digest(digest):
-        raise ReferenceError_(f"invalid digest {digest!r}")
+        raise InvalidReferenceError(f"invalid digest {digest!r}")
     return digest.replace(":", "-", 1) + ".sig"
 
 
@@ -410,7 +410,7 @@ def verify_layers(
 ) -> list[LayerResult]:
     """Check every layer: payload digest, signature by any key, then the signed image digest.
 
-    The identity (docker-reference) is not judged here; see :mod:`ocisign.identity`.
+    The identity (docker-reference) is not judged here; see :mod:`ocisign.sigstore.identity`.
     ``payload_fetcher`` errors (``OcisignError``) fail that layer only.
     """
     if not public_keys:

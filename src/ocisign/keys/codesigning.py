@@ -15,8 +15,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from ocisign.envelopes.algorithms import key_spec_of
 from ocisign.errors import CertificateError, SignatureError
+from ocisign.keys.algorithms import key_spec_of
 
 _FORBIDDEN_EKU = {
     ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",

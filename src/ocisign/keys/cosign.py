@@ -17,9 +17,9 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from ocisign.b64 import decode_std
-from ocisign.errors import KeyError_, PassphraseError
+from ocisign.errors import KeyFileError, PassphraseError
 from ocisign.keys.pem import PrivateKey, parse_private_key, read_file
+from ocisign.util.encoding import decode_std
 
 SIGSTORE_LABEL = "ENCRYPTED SIGSTORE PRIVATE KEY"
 COSIGN_LABEL = "ENCRYPTED COSIGN PRIVATE KEY"
@@ -40,7 +40,7 @@ def is_cosign_key(pem: bytes) -> bool:
 
 
 def _b64(value: object, field: str, source: str) -> bytes:
-    return decode_std(value, f"{source}: encrypted key field {field!r}", KeyError_)
+    return decode_std(value, f"{source}: encrypted key field {field!r}", KeyFileError)
 
 
 def _derive(passphrase: bytes, salt: bytes, n: int, r: int, p: int) -> bytes:
@@ -68,7 +68,7 @@ def decrypt_private_key(pem: bytes, passphrase: bytes, source: str = "encrypted 
     """Decrypt a cosign/sigstore encrypted key; wrong passphrase -> PassphraseError."""
     match = _BLOCK.search(pem)
     if match is None:
-        raise KeyError_(
+        raise KeyFileError(
             f"{source} is not a cosign/sigstore encrypted private key",
             hint=f"expected a PEM block labelled {SIGSTORE_LABEL!r} or {COSIGN_LABEL!r}",
         )
@@ -79,14 +79,14 @@ def decrypt_private_key(pem: bytes, passphrase: bytes, source: str = "encrypted 
         n, r, p = int(params["N"]), int(params["r"]), int(params["p"])
         kdf_name, cipher_name = kdf["name"], cipher["name"]
     except (binascii.Error, ValueError, KeyError, TypeError):
-        raise KeyError_(
+        raise KeyFileError(
             f"{source}: malformed encrypted key (bad base64 or JSON body)",
             hint="the file may be truncated or edited; generate a new key pair",
         ) from None
     if kdf_name != "scrypt" or cipher_name != "nacl/secretbox":
-        raise KeyError_(f"{source}: unsupported encryption {kdf_name}/{cipher_name}")
+        raise KeyFileError(f"{source}: unsupported encryption {kdf_name}/{cipher_name}")
     if (n, r, p) not in ACCEPTED_SCRYPT:
-        raise KeyError_(
+        raise KeyFileError(
             f"{source}: unsupported scrypt parameters N={n} r={r} p={p}",
             hint="cosign accepts only N=32768, 65536 or 131072 with r=8 p=1",
         )
@@ -94,7 +94,7 @@ def decrypt_private_key(pem: bytes, passphrase: bytes, source: str = "encrypted 
     nonce = _b64(cipher.get("nonce"), "cipher.nonce", source)
     ciphertext = _b64(doc.get("ciphertext"), "ciphertext", source)
     if len(nonce) != 24:
-        raise KeyError_(f"{source}: secretbox nonce must be 24 bytes, not {len(nonce)}")
+        raise KeyFileError(f"{source}: secretbox nonce must be 24 bytes, not {len(nonce)}")
 
     import nacl.exceptions
     import nacl.secret
@@ -108,7 +108,7 @@ def decrypt_private_key(pem: bytes, passphrase: bytes, source: str = "encrypted 
             hint="check --passphrase-file, OCISIGN_PASSWORD or COSIGN_PASSWORD",
         ) from None
     if not _is_pkcs8(der):
-        raise KeyError_(
+        raise KeyFileError(
             f"parsing private key {source}: the decrypted key is not PKCS#8",
             hint="cosign accepts only PKCS#8 keys inside; re-encrypt it with "
             "'ocisign key generate-pair' or cosign import-key-pair",

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from ocisign.config import paths
 from ocisign.config.keystore import KeyEntry, KeyStore
-from ocisign.errors import KeyError_, KeyStoreError, UsageError
-from ocisign.fsutil import atomic_write, ensure_dir
+from ocisign.errors import KeyFileError, KeyStoreError, UsageError
 from ocisign.keys import KEY_TYPES, cosign, pem
 from ocisign.keys.generate import generate_key, make_test_certificate
+from ocisign.util.fs import atomic_write, ensure_dir
 
 NAME_PATTERN = re.compile(r"[a-zA-Z0-9_.-]+")
 
@@ -79,13 +79,13 @@ def add_local_key(name: str, key_file: Path, cert_file: Path, default: bool) -> 
     key = pem.load_private_key(key_file)
     key_type = pem.key_type_name(key)
     if key_type not in KEY_TYPES:
-        raise KeyError_(
+        raise KeyFileError(
             f"{key_file} is an {key_type} key, which Notary Project signatures cannot use",
             hint=f"use one of: {', '.join(KEY_TYPES)}",
         )
     chain = pem.load_certificates(cert_file)
     if pem.public_key_der(key) != pem.certificate_public_key_der(chain[0]):
-        raise KeyError_(
+        raise KeyFileError(
             f"the certificate {cert_file} does not match the private key {key_file}",
             hint="the first certificate in the file must be the leaf issued for this key",
         )
@@ -137,7 +137,7 @@ def check_pair_absent(prefix: Path, force: bool) -> None:
         return
     for existing in pair_files(prefix):
         if existing.exists():
-            raise KeyError_(
+            raise KeyFileError(
                 f"{existing} already exists; refusing to overwrite it",
                 hint="pass --force to overwrite, or choose another --output-prefix",
             )

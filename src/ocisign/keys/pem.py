@@ -1,6 +1,6 @@
 """Plain key and certificate files: PEM (PKCS#8, PKCS#1, SEC1), DER, X.509 chains.
 
-Every failure is a :class:`~ocisign.errors.KeyError_` (or ``CertificateError``) naming
+Every failure is a :class:`~ocisign.errors.KeyFileError` (or ``CertificateError``) naming
 the file; key material never appears in a message.
 """
 
@@ -15,7 +15,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from ocisign.errors import CertificateError, KeyError_
+from ocisign.errors import CertificateError, KeyFileError
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import (
@@ -35,18 +35,18 @@ _CURVE_NAMES = {"secp256r1": "p256", "secp384r1": "p384", "secp521r1": "p521"}
 
 
 def read_file(path: Path | str, what: str) -> bytes:
-    """Read ``path`` or raise a KeyError_ that says which ``what`` (e.g. "key file") is missing."""
+    """Read ``path`` or raise a KeyFileError that says which ``what`` (e.g. "key file") is missing."""
     path = Path(path)
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise KeyError_(
+        raise KeyFileError(
             f"{what} {path} does not exist", hint="check the path (relative to the current folder)"
         ) from None
     except IsADirectoryError:
-        raise KeyError_(f"{what} {path} is a directory, not a file") from None
+        raise KeyFileError(f"{what} {path} is a directory, not a file") from None
     except OSError as err:
-        raise KeyError_(f"cannot read {what} {path}: {err.strerror}") from None
+        raise KeyFileError(f"cannot read {what} {path}: {err.strerror}") from None
 
 
 def pem_labels(data: bytes) -> list[bytes]:
@@ -57,12 +57,12 @@ def pem_labels(data: bytes) -> list[bytes]:
 def _check_supported(key: PrivateKeyTypes, source: str) -> PrivateKey:
     if isinstance(key, _PRIVATE_TYPES):
         if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name not in _CURVE_NAMES:
-            raise KeyError_(
+            raise KeyFileError(
                 f"{source}: unsupported EC curve {key.curve.name}",
                 hint="use an ECDSA P-256, P-384 or P-521 key, or RSA",
             )
         return key
-    raise KeyError_(
+    raise KeyFileError(
         f"{source}: unsupported key type {type(key).__name__}",
         hint="use an RSA, ECDSA (P-256/P-384/P-521) or Ed25519 key",
     )
@@ -72,19 +72,19 @@ def parse_private_key(data: bytes, source: str) -> PrivateKey:
     """Parse an unencrypted private key (PEM PKCS#8/PKCS#1/SEC1, or DER) from ``data``."""
     labels = pem_labels(data)
     if any(label in _COSIGN_LABELS for label in labels):
-        raise KeyError_(
+        raise KeyFileError(
             f"{source} is an encrypted cosign/sigstore key",
             hint="this command needs a plain PEM key; sigstore keys are used with --sigstore-key",
         )
     if b"ENCRYPTED PRIVATE KEY" in labels or b"Proc-Type: 4,ENCRYPTED" in data:
-        raise KeyError_(
+        raise KeyFileError(
             f"{source} is a passphrase-encrypted PEM key, which is not supported",
             hint=f"decrypt it first: openssl pkey -in {source} -out plain.key",
         )
     if labels:
         if not any(label in _PRIVATE_LABELS for label in labels):
             found = ", ".join(label.decode() for label in labels)
-            raise KeyError_(
+            raise KeyFileError(
                 f"{source} holds no private key (found PEM block(s): {found})",
                 hint="a key file holds a PEM 'PRIVATE KEY', 'RSA PRIVATE KEY' or 'EC PRIVATE KEY'",
             )
@@ -94,12 +94,12 @@ def parse_private_key(data: bytes, source: str) -> PrivateKey:
     try:
         key = loader(data, password=None)
     except (ValueError, TypeError):
-        raise KeyError_(
+        raise KeyFileError(
             f"{source} is not a readable private key",
             hint="a key file holds a PEM PKCS#8, PKCS#1 (RSA) or SEC1 (EC) private key",
         ) from None
     except UnsupportedAlgorithm:
-        raise KeyError_(f"{source}: unsupported private key") from None
+        raise KeyFileError(f"{source}: unsupported private key") from None
     return _check_supported(key, source)
 
 
@@ -131,7 +131,7 @@ def load_certificates(path: Path | str) -> list[x509.Certificate]:
 def _check_public(key: CertificatePublicKeyTypes | object, source: str) -> PublicKey:
     if isinstance(key, _PUBLIC_TYPES):
         return key
-    raise KeyError_(f"{source}: unsupported public key type {type(key).__name__}")
+    raise KeyFileError(f"{source}: unsupported public key type {type(key).__name__}")
 
 
 def parse_public_key(data: bytes, source: str) -> PublicKey:
@@ -144,7 +144,7 @@ def parse_public_key(data: bytes, source: str) -> PublicKey:
             return _check_public(serialization.load_pem_public_key(data), source)
         return _check_public(serialization.load_der_public_key(data), source)
     except (ValueError, TypeError):
-        raise KeyError_(
+        raise KeyFileError(
             f"{source} is not a readable public key",
             hint="a public key file holds a PEM 'PUBLIC KEY' block (or a certificate)",
         ) from None

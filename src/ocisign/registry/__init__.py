@@ -37,8 +37,8 @@ def open_store(
 
         path, tag, digest = parse_layout_reference(reference_text)
         return StoreTarget(LayoutStore(path), digest or tag, reference_text, str(path))
+    from ocisign.oci.reference import parse_reference
     from ocisign.registry.client import RegistryClient
-    from ocisign.resolve.reference import parse_reference
 
     ref = parse_reference(reference_text)
     client = client or RegistryClient(options)

@@ -21,6 +21,7 @@ from ocisign.oci import (
     is_digest,
     sha256_digest,
 )
+from ocisign.oci.reference import Reference, parse_reference
 from ocisign.registry.store import (
     REFERRERS_API,
     TAG_SCHEMA,
@@ -32,7 +33,6 @@ from ocisign.registry.store import (
     referrers_tag,
 )
 from ocisign.registry.transport import Transport
-from ocisign.resolve.reference import Reference, parse_reference
 
 if TYPE_CHECKING:
     import requests

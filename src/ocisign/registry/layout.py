@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from ocisign.errors import DigestMismatchError, NotFoundError, RegistryError, UsageError
-from ocisign.fsutil import atomic_write
 from ocisign.oci import INDEX_TYPES, OCI_INDEX, Descriptor, check_digest, is_digest, sha256_digest
 from ocisign.registry.store import (
     LAYOUT_INDEX,
@@ -23,6 +22,7 @@ from ocisign.registry.store import (
     ReferrerPush,
     parse_manifest_bytes,
 )
+from ocisign.util.fs import atomic_write
 
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_FILE = b'{"imageLayoutVersion":"1.0.0"}'

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ocisign.errors import AuthError, NetworkError, NotFoundError, RegistryError
+from ocisign.oci.reference import is_loopback_host
 from ocisign.registry.auth import Authenticator, Credentials, may_send_credentials
 from ocisign.registry.store import RegistryOptions
-from ocisign.resolve.reference import is_loopback_host
 
 if TYPE_CHECKING:
     import requests

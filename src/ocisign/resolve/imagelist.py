@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ocisign.errors import ReferenceError_, UsageError
-from ocisign.resolve.reference import DOCKER_HUB, Reference, parse_reference
+from ocisign.errors import InvalidReferenceError, UsageError
+from ocisign.oci.reference import DOCKER_HUB, Reference, parse_reference
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class ImageListEntry:
     line_no: int
     text: str
     reference: Reference | None = None
-    error: ReferenceError_ | None = None
+    error: InvalidReferenceError | None = None
 
 
 def _is_registry(component: str) -> bool:
@@ -41,7 +41,7 @@ def apply_overrides(text: str, registry: str | None = None, project: str | None 
     """Rewrite one image-list line as ``registry/project/name[:tag|@digest]`` (hangar rules)."""
     parts = [p for p in text.split("/") if p]
     if not parts:
-        raise ReferenceError_(f"invalid image list line {text!r}")
+        raise InvalidReferenceError(f"invalid image list line {text!r}")
     has_registry = len(parts) > 1 and _is_registry(parts[0])
     if has_registry:
         reg, rest = parts[0], parts[1:]
@@ -69,11 +69,11 @@ def parse_image_list_text(
             continue
         try:
             if len(fields) != 1:
-                raise ReferenceError_(f"invalid image list line {number}: {text!r}")
+                raise InvalidReferenceError(f"invalid image list line {number}: {text!r}")
             reference = parse_reference(
                 apply_overrides(text, registry, project), default_tag="latest"
             )
-        except ReferenceError_ as exc:
+        except InvalidReferenceError as exc:
             entries.append(ImageListEntry(number, text, error=exc))
         else:
             entries.append(ImageListEntry(number, text, reference=reference))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ocisign.envelopes.algorithms import key_spec_of, sign_raw
-from ocisign.errors import KeyError_, SignatureError
+from ocisign.errors import KeyFileError, SignatureError
+from ocisign.keys.algorithms import key_spec_of, sign_raw
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -21,11 +21,11 @@ class LocalSigner:
         from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
         if not chain:
-            raise KeyError_("the signing certificate chain is empty")
+            raise KeyFileError("the signing certificate chain is empty")
         spec = key_spec_of(private_key)
         fmt = (Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
         if private_key.public_key().public_bytes(*fmt) != chain[0].public_key().public_bytes(*fmt):
-            raise KeyError_(
+            raise KeyFileError(
                 "the private key does not match the leaf certificate of the chain",
                 hint="the certificate file must start with the certificate of this key",
             )

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from ocisign.b64 import decode_std
-from ocisign.envelopes.algorithms import key_spec, key_spec_of
 from ocisign.errors import PluginError, SignatureError
+from ocisign.keys.algorithms import key_spec, key_spec_of
+from ocisign.util.encoding import decode_std
 
 if TYPE_CHECKING:
     from cryptography import x509

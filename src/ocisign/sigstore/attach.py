@@ -66,7 +66,7 @@ def load_sigstore_key(path: Path, passphrase_file: Path | None) -> SigstoreKey:
         private_key = load_signing_key(path, passphrase)
     except PassphraseError as err:
         raise PassphraseError(err.message, KEY_SOURCES_HINT) from None
-    ss.sign_payload(private_key, b"probe")  # KeyError_ for a key type/size cosign refuses
+    ss.sign_payload(private_key, b"probe")  # KeyFileError for a key type/size cosign refuses
     return SigstoreKey(private_key, private_key.public_key())
 
 

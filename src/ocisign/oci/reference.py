@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ocisign.errors import ReferenceError_
+from ocisign.errors import InvalidReferenceError
 from ocisign.oci import is_digest
 
 DOCKER_HUB = "docker.io"
@@ -88,17 +88,17 @@ def parse_reference(text: str, *, default_tag: str | None = None) -> Reference:
     """Parse ``registry/repo[:tag][@digest]``.
 
     ``nginx`` becomes ``docker.io/library/nginx``; ``localhost:5000/x``, ``reg.io/x`` and
-    ``[::1]:5000/x`` keep their registry. Raises ReferenceError_ with the reason otherwise.
+    ``[::1]:5000/x`` keep their registry. Raises InvalidReferenceError with the reason otherwise.
     ``default_tag`` is applied only when neither tag nor digest is given.
     """
     raw = text.strip()
     if not raw:
-        raise ReferenceError_("empty image reference")
+        raise InvalidReferenceError("empty image reference")
     if any(c.isspace() for c in raw):
-        raise ReferenceError_(f"invalid reference {text!r}: contains whitespace")
+        raise InvalidReferenceError(f"invalid reference {text!r}: contains whitespace")
     rest, at, digest = raw.partition("@")
     if at and not is_digest(digest):
-        raise ReferenceError_(
+        raise InvalidReferenceError(
             f"invalid reference {text!r}: bad digest {digest!r}",
             "a digest is sha256: followed by 64 lowercase hex characters",
         )
@@ -109,23 +109,23 @@ def parse_reference(text: str, *, default_tag: str | None = None) -> Reference:
     if colon > last_slash:
         remainder, tag = remainder[:colon], remainder[colon + 1 :]
         if not _TAG_RE.match(tag):
-            raise ReferenceError_(f"invalid reference {text!r}: bad tag {tag!r}")
+            raise InvalidReferenceError(f"invalid reference {text!r}: bad tag {tag!r}")
     if not _DOMAIN_RE.match(registry):
-        raise ReferenceError_(f"invalid reference {text!r}: bad registry {registry!r}")
+        raise InvalidReferenceError(f"invalid reference {text!r}: bad registry {registry!r}")
     if not remainder:
-        raise ReferenceError_(f"invalid reference {text!r}: no repository name")
+        raise InvalidReferenceError(f"invalid reference {text!r}: no repository name")
     for component in remainder.split("/"):
         if not _PATH_COMPONENT_RE.match(component):
             hint = None
             if component.lower() != component:
                 hint = "repository names must be lowercase"
-            raise ReferenceError_(
+            raise InvalidReferenceError(
                 f"invalid reference {text!r}: bad repository component {component!r}", hint
             )
     if registry == DOCKER_HUB and "/" not in remainder:
         remainder = f"library/{remainder}"
     if len(f"{registry}/{remainder}") > 255:
-        raise ReferenceError_(f"invalid reference {text!r}: name longer than 255 characters")
+        raise InvalidReferenceError(f"invalid reference {text!r}: name longer than 255 characters")
     if tag is None and not at and default_tag:
         tag = default_tag
     return Reference(registry, remainder, tag, digest if at else None)

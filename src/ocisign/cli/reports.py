@@ -17,8 +17,8 @@ from typing import Any
 
 from ocisign.batch import BatchReport, Status
 from ocisign.errors import UsageError
-from ocisign.fsutil import atomic_write
 from ocisign.oci import Platform
+from ocisign.util.fs import atomic_write
 from ocisign.verify import ImageResult, line_images
 
 FORMATS = ("json", "yaml", "csv")

@@ -240,7 +240,7 @@ def _timestamp_error(
         return _validity_error(chain, now)
     if not envelope.timestamp_token:
         return "no timestamp countersignature was found in the signature envelope"
-    from ocisign import timestamp
+    from ocisign.notary import timestamp
 
     roots: list[x509.Certificate] = []
     for ref in tsa_refs:

@@ -19,8 +19,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ocisign.errors import ReferenceError_, UsageError
-from ocisign.resolve.reference import parse_reference
+from ocisign.errors import InvalidReferenceError, UsageError
+from ocisign.oci.reference import parse_reference
 
 IdentityMatcher = Callable[[str, str], bool]
 """``matcher(image_ref, signature_ref) -> accepted``."""
@@ -52,7 +52,7 @@ def _parse(ref: str) -> _Ref:
         raise ValueError("a 64-character hex string is an image ID, not a repository name")
     try:
         parsed = parse_reference(ref)
-    except ReferenceError_ as exc:
+    except InvalidReferenceError as exc:
         raise ValueError(exc.message) from None
     return _Ref(parsed.name, parsed.tag or "", parsed.digest or "")
 
@@ -62,7 +62,7 @@ def _image(image_ref: str) -> _Ref:
     try:
         parsed = _parse(ref)
     except ValueError as exc:
-        raise ReferenceError_(f"invalid image reference {image_ref!r}: {exc}") from None
+        raise InvalidReferenceError(f"invalid image reference {image_ref!r}: {exc}") from None
     return _Ref(parsed.name, "latest", "") if parsed.name_only else parsed
 
 
@@ -100,9 +100,9 @@ def exact_reference(ref: str) -> IdentityMatcher:
     try:
         wanted = _parse(ref)
     except ValueError as exc:
-        raise ReferenceError_(f"invalid exactReference {ref!r}: {exc}") from None
+        raise InvalidReferenceError(f"invalid exactReference {ref!r}: {exc}") from None
     if wanted.name_only:
-        raise ReferenceError_(f"exactReference {ref!r} has neither a tag nor a digest")
+        raise InvalidReferenceError(f"exactReference {ref!r} has neither a tag nor a digest")
 
     def matcher(image_ref: str, signature_ref: str) -> bool:
         sig = _signature(signature_ref)
@@ -116,7 +116,7 @@ def exact_repository(repo: str) -> IdentityMatcher:
     try:
         wanted = _parse(repo)
     except ValueError as exc:
-        raise ReferenceError_(f"invalid exactRepository {repo!r}: {exc}") from None
+        raise InvalidReferenceError(f"invalid exactRepository {repo!r}: {exc}") from None
 
     def matcher(image_ref: str, signature_ref: str) -> bool:
         sig = _signature(signature_ref)

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ocisign.errors import ArtifactError, KeyError_
+from ocisign.errors import ArtifactError, KeyFileError
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -190,7 +190,7 @@ def _undo(
     new_dirs: list[Path],
 ) -> None:
     """Put back the originals already replaced, the previous ``ca.pem``, no new folders."""
-    from ocisign.fsutil import atomic_write
+    from ocisign.util.fs import atomic_write
 
     for item in reversed(done):
         with contextlib.suppress(OSError):
@@ -256,7 +256,7 @@ def _stage_all(
 
 def sign_efi(data: bytes, identity: SigningIdentity) -> bytes:
     """A PE/EFI image with one more Authenticode signature (existing ones are kept)."""
-    from ocisign.authenticode import sign_pe
+    from ocisign.boot.authenticode import sign_pe
 
     return sign_pe(data, identity.key, identity.certs)
 
@@ -338,13 +338,13 @@ def load_signing_identity(key_path: Path, cert_path: Path) -> SigningIdentity:
 
     key = load_private_key(key_path)
     if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-        raise KeyError_(
+        raise KeyFileError(
             f"{key_path}: Authenticode and PKCS#7 signing need an RSA or ECDSA key",
             hint="signingMethod.key needs an unencrypted PEM RSA or ECDSA private key",
         )
     certs = load_certificates(cert_path)
     if not keys_match(key, certs[0].public_key()):  # type: ignore[arg-type]
-        raise KeyError_(
+        raise KeyFileError(
             f"the certificate {cert_path} does not belong to the key {key_path}",
             hint="the first certificate in certPath must be the signing key's own",
         )
@@ -352,7 +352,7 @@ def load_signing_identity(key_path: Path, cert_path: Path) -> SigningIdentity:
 
 
 def _sign_efi_file(path: Path, data: bytes, identity: SigningIdentity) -> tuple[bytes, int]:
-    from ocisign.authenticode import signatures
+    from ocisign.boot.authenticode import signatures
 
     try:
         signed = sign_efi(data, identity)
@@ -421,7 +421,7 @@ def _stage(tmp: Path, original: Path, data: bytes) -> Path:
 def _write_public_cert(folder: Path, cert: x509.Certificate) -> None:
     from cryptography.hazmat.primitives import serialization
 
-    from ocisign.fsutil import atomic_write
+    from ocisign.util.fs import atomic_write
 
     try:
         folder.mkdir(parents=True, exist_ok=True)

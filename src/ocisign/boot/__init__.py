@@ -1,0 +1,1 @@
+"""The sign-artifacts pipeline for OS image builds: Authenticode and verity PKCS#7."""

@@ -1,0 +1,1 @@
+"""Notary Project signatures (JWS, COSE): signing, attaching, trust evaluation, timestamps."""

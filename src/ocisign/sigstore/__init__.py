@@ -1,0 +1,1 @@
+"""cosign simple signing: attaching ``.sig`` signatures, verifying them, identity rules."""
