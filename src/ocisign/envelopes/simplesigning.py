@@ -217,7 +217,9 @@ def _check_key(key: PrivateKey | PublicKey) -> None:
             )
     elif isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
         if key.key_size < MIN_RSA_BITS:
-            raise KeyFileError(f"RSA key of {key.key_size} bits is too small", "use 2048 bits or more")
+            raise KeyFileError(
+                f"RSA key of {key.key_size} bits is too small", "use 2048 bits or more"
+            )
     elif not isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
         raise KeyFileError(
             f"unsupported key type {type(key).__name__} for sigstore signatures",

@@ -35,7 +35,7 @@ _CURVE_NAMES = {"secp256r1": "p256", "secp384r1": "p384", "secp521r1": "p521"}
 
 
 def read_file(path: Path | str, what: str) -> bytes:
-    """Read ``path`` or raise a KeyFileError that says which ``what`` (e.g. "key file") is missing."""
+    """Read ``path``, or raise a KeyFileError that names the missing ``what`` ("key file")."""
     path = Path(path)
     try:
         return path.read_bytes()
