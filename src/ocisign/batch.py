@@ -21,6 +21,8 @@ from ocisign.errors import OcisignError, UsageError
 from ocisign.util.fs import atomic_write
 
 MAX_JOBS = 64
+TIMEOUT_KIND = "TimeoutError"  # errorKind of a line stopped by --timeout
+INTERNAL_KIND = "InternalError"  # errorKind of a bug (an exception outside ocisign.errors)
 T = TypeVar("T")
 
 
@@ -36,13 +38,18 @@ class Status(enum.Enum):
 
 @dataclass
 class Outcome:
-    """One result for one digest of a line (a line may cover an index and its instances)."""
+    """One result for one digest of a line (a line may cover an index and its instances).
+
+    ``sign`` and ``validate`` return subclasses (``formats.SignResult``,
+    ``formats.ImageResult``) that add what each knows; ``error_kind`` names the
+    ``ocisign.errors`` class behind a failure.
+    """
 
     status: Status
     reference: str
     digest: str = ""
     detail: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
+    error_kind: str = ""
 
 
 @dataclass
@@ -55,6 +62,7 @@ class LineResult:
     error: str = ""
     hint: str = ""
     outcomes: list[Outcome] = field(default_factory=list)
+    error_kind: str = ""  # the ocisign.errors class of a failure (JSON ``errorKind``)
 
 
 @dataclass
@@ -102,7 +110,7 @@ def line_status(outcomes: Sequence[Outcome]) -> Status:
 
 def run_batch(
     jobs: Sequence[Job[T]],
-    worker: Callable[[T, float], list[Outcome]],
+    worker: Callable[[T, float], Sequence[Outcome]],
     *,
     workers: int,
     timeout: float | None,
@@ -119,7 +127,7 @@ def run_batch(
     results: list[LineResult | None] = [None] * len(jobs)
     bar = _Progress(len(jobs), description) if progress else None
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs) or 1)))
-    futures: dict[Future[list[Outcome]], tuple[int, float]] = {}
+    futures: dict[Future[Sequence[Outcome]], tuple[int, float]] = {}
     try:
         for index, job in enumerate(jobs):
             deadline = float("inf") if not timeout else time.monotonic() + timeout
@@ -149,6 +157,7 @@ def run_batch(
                     Status.FAILED,
                     error=f"timed out after {_fmt_seconds(timeout or 0)}",
                     hint="raise --timeout, or check the registry's health",
+                    error_kind=TIMEOUT_KIND,
                 )
                 results[index] = result
                 if bar:
@@ -161,7 +170,7 @@ def run_batch(
     return BatchReport(done_results, time.monotonic() - start)
 
 
-def _guarded(worker: Callable[[T, float], list[Outcome]], item: T, deadline: float) -> Any:
+def _guarded(worker: Callable[[T, float], Sequence[Outcome]], item: T, deadline: float) -> Any:
     try:
         return worker(item, deadline)
     except OcisignError as err:
@@ -170,9 +179,10 @@ def _guarded(worker: Callable[[T, float], list[Outcome]], item: T, deadline: flo
         return err
 
 
-def _line_result(job: Job[Any], value: list[Outcome] | BaseException) -> LineResult:
+def _line_result(job: Job[Any], value: Sequence[Outcome] | BaseException) -> LineResult:
     if isinstance(value, OcisignError):
-        return LineResult(job.line, job.line_no, Status.FAILED, value.message, value.hint or "")
+        return LineResult(job.line, job.line_no, Status.FAILED, value.message, value.hint or "",
+                          error_kind=type(value).__name__)
     if isinstance(value, BaseException):
         return LineResult(
             job.line,
@@ -180,10 +190,12 @@ def _line_result(job: Job[Any], value: list[Outcome] | BaseException) -> LineRes
             Status.FAILED,
             f"unexpected {type(value).__name__}: {value}",
             "run again with --debug and report it",
+            error_kind=INTERNAL_KIND,
         )
     failed = [o for o in value if o.status is Status.FAILED]
     error = "; ".join(f"{o.reference}: {o.detail}" for o in failed)
-    return LineResult(job.line, job.line_no, line_status(value), error, "", list(value))
+    kind = next((o.error_kind for o in failed if o.error_kind), "")
+    return LineResult(job.line, job.line_no, line_status(value), error, "", list(value), kind)
 
 
 def write_failed_file(path: Path, report: BatchReport) -> bool:

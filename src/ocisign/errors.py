@@ -105,3 +105,8 @@ class PluginError(OcisignError):
 
 class ArtifactError(OcisignError):
     """Signing boot artifacts failed; the artifacts folder is left as it was."""
+
+
+MALFORMED = (KeyError, ValueError, TypeError, RecursionError)
+"""What malformed JSON and descriptors raise below the OcisignError layer (deep nesting too):
+a checker turns these into a failed verification with a reason."""

@@ -16,7 +16,8 @@ from ocisign.envelopes.notary import (
     signature_manifest,
 )
 from ocisign.errors import CertificateError, SignatureError, UsageError
-from ocisign.notary.sign import parse_expiry, sign_descriptor
+from ocisign.cli._flags import parse_expiry
+from ocisign.notary.sign import sign_descriptor
 from ocisign.oci import COSE_MEDIA_TYPE, JWS_MEDIA_TYPE, OCI_MANIFEST, Descriptor
 from ocisign.signers.local import LocalSigner
 from tests.envelopes.certs import NOW, make_cert, make_key

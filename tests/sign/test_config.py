@@ -10,6 +10,7 @@ import pytest
 
 from ocisign.config.notation import load_config
 from ocisign.errors import ConfigError
+from ocisign.formats import names
 from ocisign.registry.store import RegistryOptions
 from ocisign.registry.transport import Transport
 from tests.conftest import ROOT
@@ -18,10 +19,10 @@ from tests.sign.conftest import Env
 
 def test_load_config(tmp_path: Path) -> None:
     path = tmp_path / "config.json"
-    assert load_config(path).signature_format is None  # missing file: defaults
+    assert load_config(path, formats=names()).signature_format is None  # missing file: defaults
     path.write_text(json.dumps({"insecureRegistries": ["reg.example:5000"],
                                 "signatureFormat": "COSE", "credsStore": "x"}))
-    config = load_config(path)
+    config = load_config(path, formats=names())
     assert config.signature_format == "cose"
     transport = Transport(RegistryOptions(insecure_registries=config.insecure_registries))
     assert transport.scheme("reg.example:5000") == "http"
@@ -30,7 +31,7 @@ def test_load_config(tmp_path: Path) -> None:
     for bad in bads:
         path.write_text(json.dumps(bad))
         with pytest.raises(ConfigError, match=str(path)):
-            load_config(path)
+            load_config(path, formats=names())
 
 
 def test_example_layout_signs(env: Env, tmp_path: Path) -> None:

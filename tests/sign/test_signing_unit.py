@@ -9,7 +9,9 @@ import pytest
 
 from ocisign.batch import Outcome, Status
 from ocisign.errors import InvalidReferenceError, NotFoundError
-from ocisign.signing import SignOptions, _Once, build_jobs
+from ocisign.formats import SignResult
+from ocisign.resolve.imagelist import batch_jobs
+from ocisign.signing import _Once
 
 
 def test_once_signs_a_digest_once_across_threads() -> None:
@@ -19,7 +21,7 @@ def test_once_signs_a_digest_once_across_threads() -> None:
     def work() -> Outcome:
         calls.append(1)
         gate.wait(5)
-        return Outcome(Status.SIGNED, "reg/repo@x", key[1], data={"signatureDigest": "s"})
+        return SignResult(Status.SIGNED, "reg/repo@x", key[1], signature_digest="s")
 
     results: list[Outcome] = []
     threads = [threading.Thread(target=lambda: results.append(once.run(key, work)))
@@ -31,7 +33,7 @@ def test_once_signs_a_digest_once_across_threads() -> None:
         t.join()
     assert len(calls) == 1
     assert sorted(r.status.value for r in results) == ["already signed"] * 4 + ["signed"]
-    assert all(r.data["signatureDigest"] == "s" for r in results)
+    assert all(isinstance(r, SignResult) and r.signature_digest == "s" for r in results)
 
 
 def test_once_reports_the_first_failure() -> None:
@@ -50,8 +52,7 @@ def test_once_reports_the_first_failure() -> None:
 def test_build_jobs_positional_then_list(tmp_path: Path) -> None:
     listing = tmp_path / "l.txt"
     listing.write_text("# c\nreg.io/p/a:v1\nBAD REF LINE TOO\nreg.io/p/UPPER\n")
-    jobs = build_jobs(SignOptions(references=("reg.io/x/y@sha256:" + "c" * 64, "Bad//"),
-                                  image_list=listing, registry_override="mirror.io"))
+    jobs = batch_jobs(("reg.io/x/y@sha256:" + "c" * 64, "Bad//"), listing, registry="mirror.io")
     assert [j.line for j in jobs] == [
         "reg.io/x/y@sha256:" + "c" * 64, "Bad//", "reg.io/p/a:v1", "BAD REF LINE TOO",
         "reg.io/p/UPPER"]

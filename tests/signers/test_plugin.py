@@ -11,10 +11,11 @@ import pytest
 
 from ocisign.envelopes.notary import parse_envelope
 from ocisign.errors import PluginError
-from ocisign.notary.sign import parse_expiry, sign_descriptor
+from ocisign.cli._flags import parse_expiry
+from ocisign.notary.sign import sign_descriptor
 from ocisign.oci import OCI_MANIFEST, Descriptor
-from ocisign.signers.base import Signer
-from ocisign.signers.plugin import PluginSigner, find_plugin, plugin_path
+from ocisign.signers.base import EnvelopeSigner, Signer
+from ocisign.signers.plugin import find_plugin, plugin_path, plugin_signer
 from tests.envelopes.certs import NOW
 
 SUBJECT = Descriptor(OCI_MANIFEST, "sha256:" + "cd" * 32, 999)
@@ -28,10 +29,10 @@ def _log(config: dict[str, str]) -> list[dict]:
 def test_raw_plugin_signs(
     plugins_dir: Path, any_plugin_config: dict[str, str], envelope_format: str
 ) -> None:
-    signer = PluginSigner(
+    signer = plugin_signer(
         "pytest", "key-1", {**any_plugin_config, "mode": "raw"}, plugins_dir=plugins_dir
     )
-    assert isinstance(signer, Signer) and not signer.generates_envelopes
+    assert isinstance(signer, Signer) and not isinstance(signer, EnvelopeSigner)
     result = sign_descriptor(
         SUBJECT, signer, envelope_format=envelope_format, expiry=parse_expiry("1h"), now=NOW
     )
@@ -57,8 +58,8 @@ def test_raw_plugin_signs(
 def test_raw_preferred_when_both_advertised(
     plugins_dir: Path, plugin_config: dict[str, str]
 ) -> None:
-    signer = PluginSigner("pytest", "k", {**plugin_config, "mode": "both"}, plugins_dir=plugins_dir)
-    assert not signer.generates_envelopes
+    signer = plugin_signer("pytest", "k", {**plugin_config, "mode": "both"}, plugins_dir=plugins_dir)
+    assert isinstance(signer, Signer)
     sign_descriptor(SUBJECT, signer, now=NOW)
     assert "generate-envelope" not in [c["argv"][1] for c in _log(plugin_config)]
 
@@ -67,10 +68,10 @@ def test_raw_preferred_when_both_advertised(
 def test_envelope_plugin(
     plugins_dir: Path, any_plugin_config: dict[str, str], envelope_format: str
 ) -> None:
-    signer = PluginSigner(
+    signer = plugin_signer(
         "pytest", "k", {**any_plugin_config, "mode": "envelope"}, plugins_dir=plugins_dir
     )
-    assert signer.generates_envelopes
+    assert isinstance(signer, EnvelopeSigner) and not isinstance(signer, Signer)
     result = sign_descriptor(
         SUBJECT,
         signer,
@@ -92,7 +93,7 @@ def test_envelope_plugin(
 def test_envelope_for_another_artifact_refused(
     plugins_dir: Path, plugin_config: dict[str, str]
 ) -> None:
-    signer = PluginSigner(
+    signer = plugin_signer(
         "pytest", "k", {**plugin_config, "mode": "envelope-tamper"}, plugins_dir=plugins_dir
     )
     with pytest.raises(PluginError, match="signed digest"):
@@ -100,7 +101,7 @@ def test_envelope_for_another_artifact_refused(
 
 
 def test_plugin_error_response(plugins_dir: Path, plugin_config: dict[str, str]) -> None:
-    signer = PluginSigner(
+    signer = plugin_signer(
         "pytest", "k9", {**plugin_config, "mode": "error"}, plugins_dir=plugins_dir
     )
     with pytest.raises(PluginError, match="ACCESS_DENIED: no access to key k9"):
@@ -109,7 +110,7 @@ def test_plugin_error_response(plugins_dir: Path, plugin_config: dict[str, str])
 
 def test_malformed_json(plugins_dir: Path, plugin_config: dict[str, str]) -> None:
     with pytest.raises(PluginError, match="describe-key returned malformed JSON"):
-        PluginSigner("pytest", "k", {**plugin_config, "mode": "malformed"}, plugins_dir=plugins_dir)
+        plugin_signer("pytest", "k", {**plugin_config, "mode": "malformed"}, plugins_dir=plugins_dir)
 
 
 @pytest.mark.parametrize(
@@ -124,14 +125,14 @@ def test_bad_plugin_answers(
     plugins_dir: Path, plugin_config: dict[str, str], mode: str, message: str
 ) -> None:
     with pytest.raises(PluginError, match=message):
-        signer = PluginSigner(
+        signer = plugin_signer(
             "pytest", "k", {**plugin_config, "mode": mode}, plugins_dir=plugins_dir
         )
         signer.sign(b"data")
 
 
 def test_hanging_plugin_is_stopped(plugins_dir: Path, plugin_config: dict[str, str]) -> None:
-    signer = PluginSigner(
+    signer = plugin_signer(
         "pytest", "k", {**plugin_config, "mode": "hang"}, plugins_dir=plugins_dir, timeout=1.0
     )
     started = time.monotonic()
@@ -163,7 +164,7 @@ def test_default_plugins_dir_from_config(
     plugins_dir: Path, plugin_config: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OCISIGN_LIBEXEC", str(plugins_dir.parent))
-    signer = PluginSigner("pytest", "k", plugin_config)
+    signer = plugin_signer("pytest", "k", plugin_config)
     assert signer.executable == plugins_dir / "pytest/notation-pytest"
 
 

@@ -13,6 +13,7 @@ from ocisign.envelopes import simplesigning as ss
 from ocisign.errors import NotFoundError
 from ocisign.oci import OCI_CONFIG, OCI_MANIFEST, SIMPLESIGNING
 from ocisign.registry.store import Store
+from ocisign.registry.store import sigstore_tag
 from tests.fixtures.registry import RunningRegistry, push_test_image
 
 
@@ -49,7 +50,7 @@ class Pusher:
         """The current ``.sig`` manifest of ``digest`` and its config blob (None, None if none)."""
         store = self.store(repo)
         try:
-            manifest = store.fetch_manifest(ss.sig_tag(digest))
+            manifest = store.fetch_manifest(sigstore_tag(digest))
         except NotFoundError:
             return None, None
         assert manifest.config is not None
@@ -65,5 +66,5 @@ class Pusher:
             store = self.store(repo)
             store.push_blob(payload, SIMPLESIGNING)
             store.push_blob(config, OCI_CONFIG)
-            store.push_manifest(manifest, OCI_MANIFEST, ss.sig_tag(digest))
+            store.push_manifest(manifest, OCI_MANIFEST, sigstore_tag(digest))
         return changed

@@ -13,8 +13,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from ocisign.envelopes import simplesigning as ss
-from ocisign.errors import InvalidReferenceError, KeyFileError, SignatureError, VerificationError
+from ocisign.errors import InvalidReferenceError, KeyFileError, RegistryError, SignatureError, VerificationError
 from ocisign.oci import OCI_CONFIG, OCI_MANIFEST, SIMPLESIGNING, Descriptor, sha256_digest
+from ocisign.signers.local import LocalSigner
+from ocisign.registry.store import sigstore_tag
 
 from .conftest import FIXTURES, VECTORS
 
@@ -232,7 +234,7 @@ KEYS: dict[str, Callable[[], Any]] = {
 def test_sign_verify_round_trip(kind: str) -> None:
     key, other = KEYS[kind](), KEYS[kind]()
     payload = ss.build_payload("r.io/a/b:v1", "sha256:" + "2" * 64, optional=None)
-    sig = ss.sign_payload(key, payload)
+    sig = ss.sign_payload(LocalSigner(key), payload)
     assert base64.b64encode(base64.b64decode(sig, validate=True)).decode() == sig
     assert ss.verify_signature(key.public_key(), payload, sig)
     assert not ss.verify_signature(other.public_key(), payload, sig)
@@ -246,13 +248,13 @@ def test_sign_verify_round_trip(kind: str) -> None:
 def test_ecdsa_hash_is_sha256_for_every_curve(curve: ec.EllipticCurve) -> None:
     """containers/image hashes with SHA-256 whatever the curve (sigstoreHarcodedHashAlgorithm)."""
     key = ec.generate_private_key(curve)
-    sig = base64.b64decode(ss.sign_payload(key, b"payload"))
+    sig = base64.b64decode(ss.sign_payload(LocalSigner(key), b"payload"))
     key.public_key().verify(sig, b"payload", ec.ECDSA(hashes.SHA256()))  # raises if not
 
 
 def test_ecdsa_signature_is_der() -> None:
     key = ec.generate_private_key(ec.SECP256R1())
-    raw = base64.b64decode(ss.sign_payload(key, b"x"))
+    raw = base64.b64decode(ss.sign_payload(LocalSigner(key), b"x"))
     assert raw[0] == 0x30 and 68 <= len(raw) <= 72
 
 
@@ -267,16 +269,16 @@ def test_ecdsa_signature_is_der() -> None:
 def test_unsupported_keys_rejected(make: Callable[[], Any]) -> None:
     key = make()
     with pytest.raises(KeyFileError):
-        ss.sign_payload(key, b"x")
+        ss.sign_payload(LocalSigner(key), b"x")
     with pytest.raises(KeyFileError):
         ss.verify_signature(key.public_key(), b"x", "AAAA")
 
 
 # ------------------------------------------------------------ the .sig manifest
 def test_sig_tag() -> None:
-    assert ss.sig_tag("sha256:" + "a" * 64) == "sha256-" + "a" * 64 + ".sig"
-    with pytest.raises(InvalidReferenceError):
-        ss.sig_tag("latest")
+    assert sigstore_tag("sha256:" + "a" * 64) == "sha256-" + "a" * 64 + ".sig"
+    with pytest.raises(RegistryError):
+        sigstore_tag("latest")
 
 
 @pytest.mark.parametrize(("image", "prefix"), SKOPEO_SIGNED, ids=lambda p: p.name)
@@ -300,7 +302,7 @@ def test_append_keeps_existing_layers_and_skips_duplicates() -> None:
     old_layer_text = manifest[manifest.index(b'"layers":[') + 10 : -2]
     key = ec.generate_private_key(ec.SECP256R1())
     mine = ss.build_payload("127.0.0.1:5001/vectors/single:v1", "sha256:" + "3" * 64, optional=None)
-    sig = ss.sign_payload(key, mine)
+    sig = ss.sign_payload(LocalSigner(key), mine)
     new_manifest, new_config, changed = ss.append_signature(manifest, config, mine, sig)
     assert changed
     assert old_layer_text in new_manifest

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from ocisign.envelopes import simplesigning as ss
 from ocisign.sigstore import identity
+from ocisign.signers.local import LocalSigner
 from tests.fixtures.registry import RunningRegistry
 from tests.fixtures.skopeo import Identity, skopeo_verify
 
@@ -50,7 +51,7 @@ def sign(
     """Sign ``digest`` with our code (containers/image style, or cosign style) and push it."""
     optional = None if cosign else ss.containers_image_optional()
     payload = ss.build_payload(reference, digest, optional=optional)
-    assert reg.attach_signature(repo, digest, payload, ss.sign_payload(key, payload))
+    assert reg.attach_signature(repo, digest, payload, ss.sign_payload(LocalSigner(key), payload))
 
 
 def verify(skopeo: Path, ref: str, pub: Path, rule: Identity, **kw: Any) -> bool:

@@ -20,7 +20,9 @@ from ocisign.envelopes import simplesigning as ss
 from ocisign.registry import open_store
 from ocisign.registry.client import RegistryClient
 from ocisign.resolve.targets import Resolved, resolve_targets
-from ocisign.sigstore.attach import SigstoreAttacher, SigstoreKey
+from ocisign.signers.local import LocalSigner
+from ocisign.sigstore.attach import SigstoreAttacher
+from ocisign.registry.store import sigstore_tag
 from tests.conftest import DATA
 from tests.fixtures.skopeo import Identity, skopeo_verify
 
@@ -32,7 +34,7 @@ SKOPEO_PUB = DATA / "sigstore" / "skopeo-generated.pub"
 
 @dataclass
 class KeyPair:
-    key: SigstoreKey
+    key: LocalSigner
     pub: Path
 
 
@@ -48,7 +50,7 @@ def write_pub(key: ss.PublicKey, path: Path) -> Path:
 def new_key(directory: Path, name: str) -> KeyPair:
     private = ec.generate_private_key(ec.SECP256R1())
     return KeyPair(
-        SigstoreKey(private, private.public_key()),
+        LocalSigner(private),
         write_pub(private.public_key(), directory / f"{name}.pub"),
     )
 
@@ -70,18 +72,17 @@ def sign_all(
     resolved: Sequence[Resolved],
     *,
     threads: int = 8,
-    force: bool = False,
 ) -> list[Outcome]:
     """Sign every target of every resolved reference from ``threads`` threads."""
     work = [(r, t) for r in resolved for t in r.targets]
     with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(lambda rt: attacher.sign(rt[0], rt[1], force=force), work))
+        return list(pool.map(lambda rt: attacher.sign(rt[0], rt[1]), work))
 
 
 def sig_layers(client: RegistryClient, name: str, digest: str) -> list[ss.SignatureLayer]:
     """The layers of ``digest``'s ``.sig`` manifest in repository ``name``."""
     store = client.store(name)
-    return ss.parse_sig_manifest(store.fetch_manifest(ss.sig_tag(digest)).raw)
+    return ss.parse_sig_manifest(store.fetch_manifest(sigstore_tag(digest)).raw)
 
 
 def accepts(skopeo: Path, ref: str, pubs: Sequence[Path], rule: Identity, **kw: Any) -> bool:

@@ -15,6 +15,7 @@ from ocisign.registry.layout import LayoutStore
 from ocisign.registry.store import sigstore_tag
 from ocisign.resolve.targets import Resolved
 from ocisign.sigstore.attach import SigstoreAttacher
+from ocisign.signers.local import LocalSigner
 from tests.fixtures.registry import FakeRegistry, RunningRegistry, push_test_image
 
 from .conftest import (
@@ -146,7 +147,7 @@ def test_eight_writers_with_different_keys_lose_nothing(
 
     def sign_with(pair: KeyPair) -> list[Status]:
         attacher = SigstoreAttacher(pair.key)
-        return [attacher.sign(resolved, t, force=False).status for t in resolved.targets]
+        return [attacher.sign(resolved, t).status for t in resolved.targets]
 
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(sign_with, signers))
@@ -157,7 +158,7 @@ def test_eight_writers_with_different_keys_lose_nothing(
         results = ss.verify_layers(
             layers,
             lambda d: client.store(resolved.name).fetch_blob(d.digest),
-            [p.key.public_key for p in signers],
+            [p.key.public_key() for p in signers],
             target.descriptor.digest,
         )
         assert all(r.ok for r in results)
@@ -181,20 +182,20 @@ def test_idempotent_and_force(registry: RunningRegistry, keys: dict[str, KeyPair
     resolved = resolve(client, f"{registry.host}/idem/img:v1")
     (target,) = resolved.targets
     attacher = SigstoreAttacher(keys["ours"].key)
-    first = attacher.sign(resolved, target, force=False)
+    first = attacher.sign(resolved, target)
     assert first.status is Status.SIGNED
-    second = attacher.sign(resolved, target, force=False)
+    second = attacher.sign(resolved, target)
     assert second.status is Status.ALREADY_SIGNED
     assert second.data["signatureDigest"] == first.data["signatureDigest"]
     assert len(sig_layers(client, resolved.name, target.descriptor.digest)) == 1
     # another identity (by digest) or another key is not "already signed"
     by_digest = resolve(client, f"{registry.host}/idem/img@{target.descriptor.digest}")
-    assert attacher.sign(by_digest, target, force=False).status is Status.SIGNED
-    assert SigstoreAttacher(keys["other"].key).sign(resolved, target, force=False).status is (
+    assert attacher.sign(by_digest, target).status is Status.SIGNED
+    assert SigstoreAttacher(keys["other"].key).sign(resolved, target).status is (
         Status.SIGNED
     )
     assert len(sig_layers(client, resolved.name, target.descriptor.digest)) == 3
-    forced = attacher.sign(resolved, target, force=True)
+    forced = SigstoreAttacher(keys["ours"].key, force=True).sign(resolved, target)
     assert forced.status is Status.SIGNED
     assert len(sig_layers(client, resolved.name, target.descriptor.digest)) == 4
 
@@ -221,7 +222,7 @@ def test_cosign_identity(registry: RunningRegistry, keys: dict[str, KeyPair], sk
     assert not accepts(skopeo, digest_ref, pub, "matchRepoDigestOrExact")
     # the containers identity is another identity: signing again adds it
     assert (
-        SigstoreAttacher(keys["ours"].key).sign(resolved, resolved.targets[0], force=False).status
+        SigstoreAttacher(keys["ours"].key).sign(resolved, resolved.targets[0]).status
         is Status.SIGNED
     )
 
@@ -234,16 +235,16 @@ def test_request_count_for_a_new_signature(
         push_test_image(registry, f"count/img{i}:v1")
     attacher = SigstoreAttacher(keys["ours"].key)
     resolved = [resolve(client, f"{registry.host}/count/img{i}:v1") for i in range(3)]
-    attacher.sign(resolved[0], resolved[0].targets[0], force=False)  # warm-up (upload mode)
+    attacher.sign(resolved[0], resolved[0].targets[0])  # warm-up (upload mode)
     for r in resolved[1:]:
         with counting(client) as seen:
-            assert attacher.sign(r, r.targets[0], force=False).status is Status.SIGNED
+            assert attacher.sign(r, r.targets[0]).status is Status.SIGNED
         print(seen)
         methods = [s.split()[0] for s in seen]
         # GET .sig (404); payload POST+PUT; config POST+PUT; PUT manifest; HEAD read-back
         assert methods == ["GET", "POST", "PUT", "POST", "PUT", "PUT", "HEAD"], seen
         with counting(client) as seen:
-            assert attacher.sign(r, r.targets[0], force=False).status is Status.ALREADY_SIGNED
+            assert attacher.sign(r, r.targets[0]).status is Status.ALREADY_SIGNED
         assert [s.split()[0] for s in seen] == ["GET", "GET"], seen  # .sig + our payload
 
 
@@ -291,7 +292,7 @@ def test_layout_store_and_retry_after_overwrite(tmp_path: Path, keys: dict[str, 
     (target,) = resolved.targets
     digest = target.descriptor.digest
     # a rival writer's .sig (made with another key) replaces ours right after our push
-    other = keys["other"].key.private_key
+    other = keys["other"].key
     payload = ss.build_payload("rival", digest, optional=None)
     rival = ss.append_signature(None, None, payload, ss.sign_payload(other, payload))
     store = LayoutStore(tmp_path / "layout")
@@ -299,19 +300,19 @@ def test_layout_store_and_retry_after_overwrite(tmp_path: Path, keys: dict[str, 
     store.push_blob(rival.config, "application/vnd.oci.image.config.v1+json")
     wrapped = OverwritingStore(store, rival.manifest)
     racy = Resolved(wrapped, resolved.name, resolved.user_ref, resolved.root, resolved.targets)  # type: ignore[arg-type]
-    outcome = SigstoreAttacher(keys["ours"].key).sign(racy, target, force=False)
+    outcome = SigstoreAttacher(keys["ours"].key).sign(racy, target)
     assert outcome.status is Status.SIGNED and wrapped.overwrites == 1
-    tag = ss.sig_tag(digest)
+    tag = sigstore_tag(digest)
     assert tag in store.list_tags()
     sig = store.fetch_manifest(tag)
     assert sig.digest == outcome.data["signatureDigest"]
     layers = ss.parse_sig_manifest(sig.raw)
     assert len(layers) == 2  # the rival's and ours, appended on the retry
     results = ss.verify_layers(
-        layers, lambda d: store.fetch_blob(d.digest), [keys["ours"].key.public_key], digest
+        layers, lambda d: store.fetch_blob(d.digest), [keys["ours"].key.public_key()], digest
     )
     assert [r.ok for r in results] == [False, True]
-    again = SigstoreAttacher(keys["ours"].key).sign(resolved, target, force=False)
+    again = SigstoreAttacher(keys["ours"].key).sign(resolved, target)
     assert again.status is Status.ALREADY_SIGNED
 
 
@@ -324,7 +325,7 @@ def test_request_count_with_single_request_uploads(
     resolved = resolve(client, f"{fake_registry.host}/count/fake:v1")
     with counting(client) as seen:
         outcome = SigstoreAttacher(keys["ours"].key).sign(
-            resolved, resolved.targets[0], force=False
+            resolved, resolved.targets[0]
         )
     assert outcome.status is Status.SIGNED
     assert [s.split()[0] for s in seen] == ["GET", "POST", "POST", "PUT", "HEAD"], seen

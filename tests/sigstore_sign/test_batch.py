@@ -34,7 +34,7 @@ def sign_list(list_file: Path, failed_file: Path, *, jobs: int = 8) -> BatchRepo
             raise entry.error
         opened = open_store(str(entry.reference), client=client)
         resolved = resolve_targets(opened, expand=True, archs=("amd64", "arm64"), oses=("linux",))
-        return [attacher.sign(resolved, t, force=False) for t in resolved.targets]
+        return [attacher.sign(resolved, t) for t in resolved.targets]
 
     entries = read_image_list(list_file)
     report = run_batch(

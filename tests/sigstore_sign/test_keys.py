@@ -52,7 +52,7 @@ def test_vector_keys_sign_what_skopeo_accepts(
 ) -> None:
     key_path, pass_path, pub_path = VECTORS[name]
     key = load_sigstore_key(key_path, pass_path)
-    assert pem_public(key.public_key) == pem_public(
+    assert pem_public(key.public_key()) == pem_public(
         serialization.load_pem_public_key(pub_path.read_bytes())
     )
     push_test_image(registry, f"vec/{name}:v1", ("amd64", "arm64"))
@@ -95,7 +95,7 @@ def test_missing_passphrase_file(tmp_path: Path) -> None:
 def test_passphrase_from_environment(var: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(var, "hello")
     key = load_sigstore_key(KEYS / "cosign-label-p256-n32768.key", None)
-    assert isinstance(key.private_key, ec.EllipticCurvePrivateKey)
+    assert isinstance(key.public_key(), ec.EllipticCurvePublicKey)
 
 
 def test_file_wins_over_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -157,12 +157,12 @@ def _write_plain(key: object, path: Path) -> Path:
 def test_plain_and_encrypted_keys_of_every_type(kind: str, tmp_path: Path) -> None:
     key = PLAIN[kind]()
     plain = load_sigstore_key(_write_plain(key, tmp_path / "plain.pem"), None)
-    assert pem_public(plain.public_key) == pem_public(key.public_key())  # type: ignore[attr-defined]
+    assert pem_public(plain.public_key()) == pem_public(key.public_key())  # type: ignore[attr-defined]
     encrypted = tmp_path / "enc.key"
     encrypted.write_bytes(encrypt_private_key(key, b"pw"))  # type: ignore[arg-type]
     (tmp_path / "pw").write_text("pw\n")
     loaded = load_sigstore_key(encrypted, tmp_path / "pw")
-    assert pem_public(loaded.public_key) == pem_public(key.public_key())  # type: ignore[attr-defined]
+    assert pem_public(loaded.public_key()) == pem_public(key.public_key())  # type: ignore[attr-defined]
 
 
 @pytest.mark.integration
@@ -173,7 +173,7 @@ def test_plain_ed25519_and_p384_keys_sign_what_skopeo_accepts(
         key = PLAIN[kind]()
         loaded = load_sigstore_key(_write_plain(key, tmp_path / f"{kind}.pem"), None)
         pub = tmp_path / f"{kind}.pub"
-        pub.write_bytes(pem_public(loaded.public_key))
+        pub.write_bytes(pem_public(loaded.public_key()))
         repo = f"plain/{kind.lower()}"
         push_test_image(registry, f"{repo}:v1")
         ref = f"{registry.host}/{repo}:v1"

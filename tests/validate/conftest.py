@@ -32,6 +32,7 @@ from ocisign.oci import (
 )
 from ocisign.registry.store import Store, sigstore_tag
 from ocisign.signers.local import LocalSigner
+from ocisign.registry.store import sigstore_tag
 from tests.conftest import DATA, run_ocisign
 from tests.trust.conftest import make_store, pem  # noqa: F401 - shared helpers
 
@@ -118,7 +119,7 @@ def attach_sigstore(store: Store, digest: str, payload: bytes, signature: str) -
 
 def sigstore_sign(store: Store, digest: str, ref: str, key: ec.EllipticCurvePrivateKey) -> bytes:
     payload = build_payload(ref, digest, optional=None)
-    attach_sigstore(store, digest, payload, sign_payload(key, payload))
+    attach_sigstore(store, digest, payload, sign_payload(LocalSigner(key), payload))
     return payload
 
 

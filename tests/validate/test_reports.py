@@ -8,25 +8,25 @@ from pathlib import Path
 
 import yaml
 
-from ocisign.batch import BatchReport, LineResult, Outcome, Status
+from ocisign.batch import BatchReport, LineResult, Status
 from ocisign.cli.reports import CSV_HEADER, output_document, report_path, write_report
 from ocisign.oci import Platform
-from ocisign.verify import ImageResult
+from ocisign.formats import ImageResult
 
 
 def _report() -> BatchReport:
-    good = ImageResult("r/a@sha256:1", "sha256:1", "application/vnd.oci.image.manifest.v1+json",
-                       Platform("arm64", "linux", "v8"), "sigstore", Status.PASSED,
+    good = ImageResult(Status.PASSED, "r/a@sha256:1", "sha256:1",
+                       media_type="application/vnd.oci.image.manifest.v1+json",
+                       platform=Platform("arm64", "linux", "v8"), kind="sigstore",
                        signature_format="sigstore", payload='{"critical":{}}', signer="k.pub")
-    bad = ImageResult("r/b@sha256:2", "sha256:2", "application/vnd.oci.image.manifest.v1+json",
-                      None, "notation", Status.FAILED, reason="integrity validation failed")
+    bad = ImageResult(Status.FAILED, "r/b@sha256:2", "sha256:2", "integrity validation failed",
+                      "VerificationError", media_type="application/vnd.oci.image.manifest.v1+json",
+                      kind="notation")
     return BatchReport([
         LineResult("r/a:v1", 1, Status.PASSED,
-                   outcomes=[Outcome(Status.PASSED, good.reference, good.digest, "",
-                                     {"image": good})]),
+                   outcomes=[good]),
         LineResult("r/b:v1", 2, Status.FAILED, error="r/b@sha256:2: integrity validation failed",
-                   outcomes=[Outcome(Status.FAILED, bad.reference, bad.digest, bad.reason,
-                                     {"image": bad})]),
+                   outcomes=[bad], error_kind="VerificationError"),
         LineResult("r/c:v1", 3, Status.FAILED, error="not found", hint="check the name"),
     ], 0.5)
 

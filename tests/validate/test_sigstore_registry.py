@@ -18,6 +18,7 @@ import yaml
 from ocisign.envelopes.simplesigning import build_payload, sign_payload
 from ocisign.oci import OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, SIMPLESIGNING
 from ocisign.registry.store import sigstore_tag
+from ocisign.signers.local import LocalSigner
 from tests.conftest import DATA
 from tests.fixtures.registry import RunningRegistry, push_test_image
 from tests.validate.conftest import attach_sigstore, make_sigstore_key, sigstore_sign, validate
@@ -203,13 +204,13 @@ def test_bad_sigstore_signatures(registry: RunningRegistry, tmp_path: Path) -> N
     # flipped signature byte
     store, digest, ref = image("flipped")
     payload = build_payload(ref, digest, optional=None)
-    sig = bytearray(base64.b64decode(sign_payload(key.private, payload)))
+    sig = bytearray(base64.b64decode(sign_payload(LocalSigner(key.private), payload)))
     sig[-1] ^= 1
     attach_sigstore(store, digest, payload, base64.b64encode(bytes(sig)).decode())
     # altered payload (signature of the original, payload changed)
     store, digest, ref = image("altered")
     payload = build_payload(ref, digest, optional=None)
-    signature = sign_payload(key.private, payload)
+    signature = sign_payload(LocalSigner(key.private), payload)
     attach_sigstore(store, digest, build_payload(ref, digest, optional={"x": "y"}), signature)
     # a signature copied from another image's .sig tag
     src_store, src_digest, src_ref = image("copy-source")
@@ -220,7 +221,7 @@ def test_bad_sigstore_signatures(registry: RunningRegistry, tmp_path: Path) -> N
     # non-JSON payload, validly signed
     store, digest, _ = image("notjson")
     junk = b"not json at all"
-    attach_sigstore(store, digest, junk, sign_payload(key.private, junk))
+    attach_sigstore(store, digest, junk, sign_payload(LocalSigner(key.private), junk))
     # 2000 layers
     store, digest, _ = image("many-layers")
     one = store.push_blob(b"x", SIMPLESIGNING)
@@ -237,7 +238,7 @@ def test_bad_sigstore_signatures(registry: RunningRegistry, tmp_path: Path) -> N
     cfg = store.push_blob(b"{}", OCI_CONFIG)
     doc = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": cfg.to_dict(),
            "layers": [{**blob.to_dict(), "annotations": {
-               "dev.cosignproject.cosign/signature": sign_payload(key.private, payload)}}]}
+               "dev.cosignproject.cosign/signature": sign_payload(LocalSigner(key.private), payload)}}]}
     store.push_manifest(json.dumps(doc).encode(), OCI_MANIFEST, sigstore_tag(digest))
     # good one beside a bad one
     store, digest, ref = image("good-beside-bad")
@@ -270,8 +271,8 @@ def test_batch_and_reports(registry: RunningRegistry, tmp_path: Path) -> None:
     other = make_sigstore_key(tmp_path / "other.pub")
     payload = build_payload(f"{registry.host}/batch/tampered:v1", digest, optional=None)
     sig_doc = json.loads(store.fetch_manifest(sigstore_tag(digest)).raw)
-    sig_doc["layers"][0]["annotations"]["dev.cosignproject.cosign/signature"] = sign_payload(
-        other.private, payload)
+    sig_doc["layers"][0]["annotations"]["dev.cosignproject.cosign/signature"] = sign_payload(LocalSigner(
+        other.private), payload)
     store.push_manifest(json.dumps(sig_doc).encode(), OCI_MANIFEST, sigstore_tag(digest))
     lines = [f"{registry.host}/batch/good:v1", f"{registry.host}/batch/unsigned:v1",
              f"{registry.host}/batch/good-multi:v1", f"{registry.host}/batch/tampered:v1",

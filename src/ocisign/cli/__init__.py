@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from ocisign import __version__
-from ocisign.cli._common import common_flags, handle_errors
+from ocisign.cli._common import common_flags, configure_logging, handle_errors
 
 # command name -> "module:attribute" (imported lazily)
 COMMANDS = {
@@ -50,8 +50,12 @@ class LazyGroup(click.Group):
         with formatter.section("Commands"):
             formatter.write_dl([(name, SHORT_HELP[name]) for name in self.list_commands(ctx)])
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        configure_logging(ctx)  # per invocation: an earlier -d in this process is forgotten
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
-        with handle_errors():
+        with handle_errors(ctx):
             return super().invoke(ctx)
 
 

@@ -11,7 +11,6 @@ import logging
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
@@ -21,31 +20,30 @@ from ocisign.errors import OcisignError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@dataclass
-class _State:
-    debug: bool = False
-    verbose: bool = False
+DEBUG = "ocisign.debug"  # keys of click's Context.meta, shared by a run's contexts
+VERBOSE = "ocisign.verbose"
 
 
-STATE = _State()
+def _flag_callback(key: str) -> Callable[[click.Context, click.Parameter, bool], bool]:
+    def callback(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+        if value:
+            ctx.meta[key] = True
+            configure_logging(ctx)
+        return value
+
+    return callback
 
 
-def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
-    if value:
-        STATE.debug = True
-        _configure_logging()
-    return value
+def is_verbose() -> bool:
+    """``-v`` (or ``-d``) was given to this invocation."""
+    meta = click.get_current_context().meta
+    return bool(meta.get(VERBOSE) or meta.get(DEBUG))
 
 
-def _set_verbose(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
-    if value:
-        STATE.verbose = True
-        _configure_logging()
-    return value
-
-
-def _configure_logging() -> None:
-    level = logging.DEBUG if STATE.debug else logging.INFO if STATE.verbose else logging.WARNING
+def configure_logging(ctx: click.Context) -> None:
+    """Set the ``ocisign`` log level from this invocation's flags (WARNING without any)."""
+    debug, verbose = ctx.meta.get(DEBUG), ctx.meta.get(VERBOSE)
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
     root = logging.getLogger("ocisign")
     root.setLevel(level)
     if not root.handlers:
@@ -63,7 +61,7 @@ def common_flags(func: F) -> F:
         is_flag=True,
         expose_value=False,
         is_eager=True,
-        callback=_set_verbose,
+        callback=_flag_callback(VERBOSE),
         help="Print more progress information.",
     )(func)
     func = click.option(
@@ -72,7 +70,7 @@ def common_flags(func: F) -> F:
         is_flag=True,
         expose_value=False,
         is_eager=True,
-        callback=_set_debug,
+        callback=_flag_callback(DEBUG),
         help="Debug output, and a traceback for errors.",
     )(func)
     return func
@@ -122,12 +120,12 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 
 @contextlib.contextmanager
-def handle_errors() -> Iterator[None]:
+def handle_errors(ctx: click.Context) -> Iterator[None]:
     """Turn ocisign and unexpected errors into one line, a hint and an exit code."""
     try:
         yield
     except OcisignError as err:
-        if STATE.debug:
+        if ctx.meta.get(DEBUG):
             traceback.print_exc()
         click.echo(err.diagnostics(), err=True)
         sys.exit(err.exit_code)
@@ -137,7 +135,7 @@ def handle_errors() -> Iterator[None]:
         click.echo("Error: interrupted", err=True)
         sys.exit(130)
     except Exception as err:  # the one place unexpected errors are reported
-        if STATE.debug:
+        if ctx.meta.get(DEBUG):
             traceback.print_exc()
         click.echo(f"Error: unexpected {type(err).__name__}: {err}", err=True)
         click.echo("Hint: run again with --debug for a traceback, and report it", err=True)

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
 
 import click
 
+from ocisign import formats
+from ocisign.config.notation import NotationConfig, load_config
 from ocisign.errors import UsageError
-
-if TYPE_CHECKING:
-    from ocisign.config.notation import NotationConfig
-    from ocisign.registry.store import RegistryOptions
+from ocisign.registry.store import RegistryOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
+_UNIT_NS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,  # Go accepts both micro signs
+    "μs": 1_000,
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "h": 3_600_000_000_000,
+}
+_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 _TRUE = ("1", "t", "T", "true", "TRUE", "True")
 _FALSE = ("0", "f", "F", "false", "FALSE", "False")
 
@@ -65,10 +78,33 @@ def key_value_pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
     return out
 
 
+def parse_expiry(text: str) -> timedelta:
+    """A Go duration (``30m``, ``12h``, ``3h20m``, ``90s``, ``0``) as a whole-second timedelta.
+
+    Zero means no expiry. Negative values and fractions of a second are refused.
+    """
+    value = text.strip()
+    hint = "use a Go duration such as 30m, 12h or 3h20m (0 for no expiry)"
+    if value in ("0", "+0", "-0"):
+        return timedelta(0)
+    if value.startswith("-"):
+        raise UsageError(f"--expiry must not be negative: {text!r}", hint=hint)
+    body = value.removeprefix("+")
+    position, total = 0, Decimal(0)
+    for match in _DURATION_PART.finditer(body):
+        if match.start() != position:
+            break
+        total += Decimal(match.group(1)) * _UNIT_NS[match.group(2)]
+        position = match.end()
+    if not body or position != len(body):
+        raise UsageError(f"invalid expiry duration {text!r}", hint=hint)
+    if total % 1_000_000_000:
+        raise UsageError(f"--expiry must be a whole number of seconds: {text!r}", hint=hint)
+    return timedelta(seconds=int(total // 1_000_000_000))
+
+
 def duration_seconds(text: str, flag: str) -> float | None:
     """A Go duration flag (90s, 10m, 1h) in seconds; 0 means no limit (None)."""
-    from ocisign.notary.sign import parse_expiry
-
     try:
         seconds = parse_expiry(text).total_seconds()
     except UsageError:
@@ -126,10 +162,7 @@ def registry_settings(
 ) -> RegistryOptions:
     """``RegistryOptions`` from the ``registry_options`` flags plus notation's config.json
     (``insecureRegistries``: hosts reached over plain HTTP, as notation does)."""
-    from ocisign.config.notation import load_config
-    from ocisign.registry.store import RegistryOptions
-
-    config = config or load_config()
+    config = config or load_config(formats=formats.names())
     return RegistryOptions(
         username=flags["username"],
         password=flags["password"],

@@ -17,9 +17,10 @@ from typing import Any
 
 from ocisign.batch import BatchReport, Status
 from ocisign.errors import UsageError
+from ocisign.formats import ImageResult
 from ocisign.oci import Platform
 from ocisign.util.fs import atomic_write
-from ocisign.verify import ImageResult, line_images
+from ocisign.verify import line_images
 
 FORMATS = ("json", "yaml", "csv")
 CSV_HEADER = [
@@ -63,8 +64,8 @@ def image_dict(image: ImageResult) -> dict[str, Any]:
     )
     if image.signing_time:
         out["signingTime"] = image.signing_time
-    if image.reason:
-        out["reason"] = image.reason
+    if image.detail:
+        out["reason"] = image.detail
     if image.warnings:
         out["warnings"] = list(image.warnings)
     return out
@@ -105,7 +106,7 @@ def csv_text(report: BatchReport) -> str:
                 "certificateSubject": image.signer if image.kind == "notation" else "",
                 "status": image.status.value, "kind": image.kind,
                 "signatureFormat": image.signature_format, "signer": image.signer,
-                "reason": image.reason, "variant": plat.variant, "osVersion": plat.os_version,
+                "reason": image.detail, "variant": plat.variant, "osVersion": plat.os_version,
             }
             writer.writerow([row.get(col, "") for col in CSV_HEADER])
     return buf.getvalue()
@@ -141,6 +142,7 @@ def output_document(report: BatchReport) -> dict[str, Any]:
             "line": line.line_no,
             "status": line.status.value,
             "error": line.error,
+            "errorKind": line.error_kind,
             "hint": line.hint,
             "images": [{"reference": i.reference, **image_dict(i)} for i in found],
         })

@@ -2,26 +2,37 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 from click.core import ParameterSource
 
-from ocisign.cli._common import STATE, common_flags, output_option, print_json, warn
+from ocisign import formats, signing
+from ocisign.batch import (
+    BatchReport,
+    LineResult,
+    Outcome,
+    Status,
+    check_jobs,
+    stderr_is_tty,
+    write_failed_file,
+)
+from ocisign.cli._common import common_flags, is_verbose, output_option, print_json, warn
 from ocisign.cli._flags import (
     GoBoolCommand,
     batch_options,
     duration_seconds,
     key_value_pairs,
+    parse_expiry,
     registry_options,
     registry_settings,
 )
-from ocisign.errors import UsageError
-
-if TYPE_CHECKING:
-    from ocisign.batch import BatchReport, LineResult
-    from ocisign.signing import SignOptions
+from ocisign.config.notation import load_config
+from ocisign.errors import SignatureError, UsageError
+from ocisign.formats import SignOptions, SignResult
+from ocisign.notary.attach import check_user_metadata
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 FAILED_MESSAGE = "some images failed to sign"
@@ -37,7 +48,7 @@ def _from_cli(ctx: click.Context, *names: str) -> bool:
 
 @click.command("sign", cls=GoBoolCommand)
 @click.argument("references", nargs=-1)
-@click.option("--signature-format", type=click.Choice(["jws", "cose", "sigstore"]),
+@click.option("--signature-format", type=click.Choice(formats.names()),
               help="Signature format (default: config.json signatureFormat, else jws; "
                    "sigstore with --sigstore-key).")
 @click.option("-k", "--key", "key_name", help="Signing key name from the key store "
@@ -83,11 +94,6 @@ def sign(ctx: click.Context, /, **flags: Any) -> None:
     A tag is resolved to a digest; what the reference names is signed (JWS/COSE), or the
     index and its platforms (sigstore, or when -a/--os are given).
     """
-    from dataclasses import replace
-
-    from ocisign import signing
-    from ocisign.batch import check_jobs, stderr_is_tty
-
     options = _options(ctx, flags)
     check_jobs(options.jobs)
     json_out = flags["output_format"] == "json"
@@ -97,8 +103,6 @@ def sign(ctx: click.Context, /, **flags: Any) -> None:
     failed_file = Path(flags["failed_file"])
     wrote = False
     if report.failed and batch:
-        from ocisign.batch import write_failed_file
-
         wrote = write_failed_file(failed_file, report)
     if json_out:
         print_json(_json(report, str(failed_file) if wrote else None))
@@ -106,8 +110,6 @@ def sign(ctx: click.Context, /, **flags: Any) -> None:
         _render(report, batch)
     if not report.failed:
         return
-    from ocisign.errors import SignatureError
-
     if not batch:
         result = report.failed[0]
         raise SignatureError(result.error, hint=result.hint or "run again with -v for details")
@@ -118,11 +120,7 @@ def sign(ctx: click.Context, /, **flags: Any) -> None:
 
 
 def _options(ctx: click.Context, flags: dict[str, Any]) -> SignOptions:
-    """Check the flag combinations and build ``signing.SignOptions``."""
-    from ocisign import signing
-    from ocisign.config.notation import load_config
-    from ocisign.notary.sign import parse_expiry
-
+    """Check the flag combinations and build ``formats.SignOptions``."""
     refs: tuple[str, ...] = flags["references"]
     if not refs and not flags["image_list"]:
         raise UsageError("nothing to sign: give a REFERENCE or an image list with -f",
@@ -138,7 +136,7 @@ def _options(ctx: click.Context, flags: dict[str, Any]) -> SignOptions:
     if bool(key_id) != bool(plugin):
         raise UsageError("--id and --plugin must be given together",
                          hint="pass --plugin NAME --id KEY_ID")
-    config = load_config()
+    config = load_config(formats=formats.names())
     fmt = _format(ctx, flags, config.signature_format)
     force_tag = flags["force_referrers_tag"]
     if flags["oci_layout"] and _from_cli(ctx, "force_referrers_tag"):
@@ -152,9 +150,9 @@ def _options(ctx: click.Context, flags: dict[str, Any]) -> SignOptions:
                          hint="pass the layouts as arguments: DIR:TAG or DIR@DIGEST")
     expiry = parse_expiry(flags["expiry"])
     metadata = key_value_pairs(flags["user_metadata"], "--user-metadata")
-    signing.check_user_metadata(metadata)
+    check_user_metadata(metadata)
     registry = registry_settings(flags, config)
-    return signing.SignOptions(
+    return SignOptions(
         references=refs,
         image_list=Path(flags["image_list"]) if flags["image_list"] else None,
         signature_format=fmt,
@@ -183,12 +181,12 @@ def _format(ctx: click.Context, flags: dict[str, Any], configured: str | None) -
     """--signature-format, else sigstore for --sigstore-key, else config.json, else jws."""
     fmt: str | None = flags["signature_format"]
     if flags["sigstore_key"]:
-        if fmt in ("jws", "cose"):
+        if fmt and formats.get(fmt).kind != "sigstore":
             raise UsageError(f"--sigstore-key cannot be used with --signature-format {fmt}",
                              hint="drop --signature-format, or use --signature-format sigstore")
         fmt = "sigstore"
     fmt = fmt or configured or "jws"
-    if fmt == "sigstore":
+    if formats.get(fmt).kind == "sigstore":
         if not flags["sigstore_key"]:
             raise UsageError("--signature-format sigstore needs --sigstore-key FILE",
                              hint="make a key pair with 'ocisign key generate-pair'")
@@ -200,16 +198,13 @@ def _format(ctx: click.Context, flags: dict[str, Any], configured: str | None) -
 
 def _render(report: BatchReport, batch: bool) -> None:
     """Text output: one line per digest on stdout, warnings and the summary on stderr."""
-    from ocisign.batch import Status
-
     for result in report.results:
         for outcome in result.outcomes:
             if outcome.status is Status.SIGNED:
                 click.echo(f"Successfully signed {outcome.reference}")
-                if STATE.verbose:
-                    data = outcome.data
-                    click.echo(f"  signature {data.get('signatureDigest')} ({data.get('format')}, "
-                               f"key {data.get('key')}) indexed by {data.get('mechanism')}",
+                if is_verbose() and isinstance(outcome, SignResult):
+                    click.echo(f"  signature {outcome.signature_digest} ({outcome.format}, "
+                               f"key {outcome.key}) indexed by {outcome.mechanism or None}",
                                err=True)
             elif outcome.status is Status.ALREADY_SIGNED:
                 click.echo(f"Already signed {outcome.reference}")
@@ -227,32 +222,34 @@ def _render(report: BatchReport, batch: bool) -> None:
         click.echo(f"  failed line {result.line_no}: {result.line}: {result.error}", err=True)
 
 
+def _target_json(outcome: Outcome) -> dict[str, Any]:
+    result = outcome if isinstance(outcome, SignResult) else SignResult(
+        outcome.status, outcome.reference, outcome.digest, outcome.detail, outcome.error_kind)
+    return {
+        "reference": result.reference,
+        "digest": result.digest,
+        "signatureDigest": result.signature_digest or None,
+        "format": result.format or None,
+        "key": result.key or None,
+        "mechanism": result.mechanism or None,
+        "status": result.status.value,
+        **({"detail": result.detail} if result.detail else {}),
+    }
+
+
 def _line_json(result: LineResult) -> dict[str, Any]:
     return {
         "line": result.line,
         "lineNo": result.line_no,
         "status": result.status.value,
         "error": result.error or None,
+        "errorKind": result.error_kind or None,
         "hint": result.hint or None,
-        "targets": [
-            {
-                "reference": o.reference,
-                "digest": o.digest,
-                "signatureDigest": o.data.get("signatureDigest") or None,
-                "format": o.data.get("format"),
-                "key": o.data.get("key"),
-                "mechanism": o.data.get("mechanism") or None,
-                "status": o.status.value,
-                **({"detail": o.detail} if o.detail else {}),
-            }
-            for o in result.outcomes
-        ],
+        "targets": [_target_json(o) for o in result.outcomes],
     }
 
 
 def _json(report: BatchReport, failed_file: str | None) -> dict[str, Any]:
-    from ocisign.batch import Status
-
     return {
         "results": [_line_json(r) for r in report.results],
         "summary": {

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from ocisign.cli._common import STATE, common_flags, output_option, print_json, warn
+from ocisign import formats
+from ocisign.batch import BatchReport, Status, check_jobs, stderr_is_tty, write_failed_file
+from ocisign.cli import reports
+from ocisign.cli._common import common_flags, is_verbose, output_option, print_json, warn
 from ocisign.cli._flags import (
     GoBoolCommand,
     batch_options,
@@ -17,11 +21,12 @@ from ocisign.cli._flags import (
     registry_options,
     registry_settings,
 )
-
-if TYPE_CHECKING:
-    from ocisign.batch import BatchReport
-    from ocisign.config.trustpolicy import TrustPolicyDocument
-    from ocisign.verify import ValidateRequest
+from ocisign.config.trustpolicy import TrustPolicyDocument, default_policy_path, load_trust_policy
+from ocisign.errors import UsageError, VerificationError
+from ocisign.formats import ANY_KIND, ImageResult, PublicKeyFile, ValidateRequest
+from ocisign.keys.pem import load_public_key
+from ocisign.verify import line_images
+from ocisign.verify import validate as run_validate
 
 VERIFY_TIME_ENV = "OCISIGN_VERIFY_TIME"
 
@@ -63,9 +68,9 @@ def _metadata(
               help="KEY=VALUE that must be in the signed metadata (JWS/COSE); repeatable.")
 @click.option("--max-signatures", type=int, default=100, show_default=True,
               help="Most signatures examined per digest.")
-@click.option("--type", "kind", type=click.Choice(["sigstore", "notation", "any"]),
-              default="any", show_default=True, help="Signature kind required.")
-@click.option("--signature-format", type=click.Choice(["jws", "cose", "sigstore"]),
+@click.option("--type", "kind", type=click.Choice([*formats.kinds(), ANY_KIND]),
+              default=ANY_KIND, show_default=True, help="Signature kind required.")
+@click.option("--signature-format", type=click.Choice(formats.names()),
               help="Accepted for symmetry with sign; the format is detected from what is attached.")
 @click.option("-r", "--report", help="Write a report file ('[FORMAT]' is replaced by --format).")
 @click.option("--format", "report_format", type=click.Choice(["json", "yaml", "csv"]),
@@ -81,10 +86,6 @@ def validate(ctx: click.Context, /, references: tuple[str, ...], **flags: Any) -
     signatures with the trust policy and trust store. Prints PASS/FAIL per line; exits 0
     only when every line passed.
     """
-    from ocisign.batch import write_failed_file
-    from ocisign.errors import VerificationError
-    from ocisign.verify import validate as run_validate
-
     request = _request(ctx, references, flags)
     report = run_validate(request)
     if flags["report"]:
@@ -105,10 +106,6 @@ def validate(ctx: click.Context, /, references: tuple[str, ...], **flags: Any) -
 def _request(
     ctx: click.Context, references: tuple[str, ...], flags: dict[str, Any]
 ) -> ValidateRequest:
-    from ocisign.batch import check_jobs, stderr_is_tty
-    from ocisign.keys.pem import load_public_key
-    from ocisign.verify import PublicKeyFile, ValidateRequest
-
     timeout = duration_seconds(flags["timeout"], "--timeout")
     options = registry_settings(flags)
     keys = []
@@ -146,8 +143,6 @@ def _request(
 
 def _policy(path: str | None, kind: str, have_keys: bool) -> TrustPolicyDocument | None:
     """The trust policy: the given file, else the config dir's if present (else None)."""
-    from ocisign.config.trustpolicy import default_policy_path, load_trust_policy
-
     if path:
         return load_trust_policy(Path(path))
     if kind == "sigstore":
@@ -158,11 +153,7 @@ def _policy(path: str | None, kind: str, have_keys: bool) -> TrustPolicyDocument
     return load_trust_policy(default)
 
 
-def _verify_time(value: str | None) -> Any:
-    from datetime import UTC, datetime
-
-    from ocisign.errors import UsageError
-
+def _verify_time(value: str | None) -> datetime | None:
     value = value or os.environ.get(VERIFY_TIME_ENV)
     if not value:
         return None
@@ -174,14 +165,9 @@ def _verify_time(value: str | None) -> Any:
 
 
 def _render(report: BatchReport, output_format: str) -> None:
-    from ocisign.batch import Status
-    from ocisign.verify import OFFLINE_REVOCATION, line_images
-
     if output_format == "json":
-        from ocisign.cli.reports import output_document
-
-        print_json(output_document(report))
-    notation_ran = False
+        print_json(reports.output_document(report))
+    run_notices: list[str] = []
     for line in report.results:
         found = line_images(line)
         for image in found:
@@ -189,24 +175,24 @@ def _render(report: BatchReport, output_format: str) -> None:
                 warn(f"{image.reference}: {message}")
             for notice in image.notices:
                 click.echo(notice, err=True)
-            notation_ran = notation_ran or image.evaluated
+            run_notices.extend(image.run_notices)
         if output_format == "json":
             continue
         if line.status is Status.FAILED:
             click.echo(f"FAIL: {line.line}: {_reason(line.error, found)}")
-            if line.hint and STATE.verbose:
+            if line.hint and is_verbose():
                 click.echo(f"  hint: {line.hint}")
         elif line.status is Status.SKIPPED:
             reasons = "; ".join(o.detail for o in line.outcomes if o.detail) or "skipped"
             click.echo(f"SKIP: {line.line}: {reasons}")
         else:
             click.echo(f"PASS: {line.line}")
-        if STATE.verbose:
+        if is_verbose():
             for image in found:
                 for message in image.messages:
                     click.echo(f"  {message}")
-    if notation_ran:
-        warn(OFFLINE_REVOCATION)
+    for notice in dict.fromkeys(run_notices):
+        warn(notice)
     passed = report.count(Status.PASSED)
     click.echo(
         f"validated {len(report.results)} line(s) in {report.elapsed:.1f}s: {passed} passed, "
@@ -215,13 +201,11 @@ def _render(report: BatchReport, output_format: str) -> None:
     )
 
 
-def _reason(error: str, found: list[Any]) -> str:
+def _reason(error: str, found: list[ImageResult]) -> str:
     """A line's failure reason: per digest when several digests failed."""
-    from ocisign.batch import Status
-
     failed = [i for i in found if i.status is Status.FAILED]
     if not failed:
         return error
     if len(failed) == 1:
-        return str(failed[0].reason)
-    return "; ".join(f"{i.platform or i.digest}: {i.reason}" for i in failed)
+        return failed[0].detail
+    return "; ".join(f"{i.platform or i.digest}: {i.detail}" for i in failed)

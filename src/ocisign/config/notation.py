@@ -7,13 +7,12 @@ A missing file means defaults.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 from ocisign.config import paths
 from ocisign.errors import ConfigError
-
-FORMATS = ("jws", "cose", "sigstore")
 
 
 @dataclass(frozen=True)
@@ -29,8 +28,11 @@ def config_file() -> Path:
     return paths.config_dir() / "config.json"
 
 
-def load_config(path: Path | None = None) -> NotationConfig:
-    """Read ``config.json`` (missing: defaults); ConfigError names the file and field."""
+def load_config(path: Path | None = None, *, formats: Collection[str]) -> NotationConfig:
+    """Read ``config.json`` (missing: defaults); ConfigError names the file and field.
+
+    ``formats``: the signature format names ``signatureFormat`` may take (the formats table).
+    """
     path = path if path is not None else config_file()
     hint = "fix the file, or move it away to use the defaults"
     try:
@@ -47,8 +49,8 @@ def load_config(path: Path | None = None) -> NotationConfig:
     if not isinstance(insecure, list) or not all(isinstance(h, str) for h in insecure):
         raise ConfigError(f"{path}: insecureRegistries must be a list of host names", hint=hint)
     fmt = doc.get("signatureFormat") or None
-    if fmt is not None and (not isinstance(fmt, str) or fmt.lower() not in FORMATS):
+    if fmt is not None and (not isinstance(fmt, str) or fmt.lower() not in formats):
         raise ConfigError(
-            f"{path}: signatureFormat {fmt!r} is not one of {', '.join(FORMATS)}", hint=hint
+            f"{path}: signatureFormat {fmt!r} is not one of {', '.join(formats)}", hint=hint
         )
     return NotationConfig(frozenset(insecure), fmt.lower() if fmt else None)

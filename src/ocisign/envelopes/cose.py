@@ -21,17 +21,20 @@ from ocisign.envelopes.notary import (
     H_SIGNING_TIME,
     H_TIMESTAMP,
     SCHEME_X509,
+    Codec,
     ParsedEnvelope,
     SignRequest,
-    build_payload,
     check_attributes,
     check_request,
     check_size,
     critical_labels,
     load_chain,
+    register,
+    sanitize_target,
+    struct_payload,
 )
 from ocisign.errors import VerificationError
-from ocisign.keys.algorithms import key_spec, spec_for_cose_alg, verify_raw
+from ocisign.keys.algorithms import Scheme, key_spec, spec_for_cose_alg, verify_raw
 from ocisign.oci import COSE_MEDIA_TYPE, NOTARY_PAYLOAD
 
 if TYPE_CHECKING:
@@ -55,7 +58,7 @@ def protected_header(request: SignRequest, alg: int) -> bytes:
     """The encoded protected header map, in length-first canonical key order (go-cose)."""
     header: dict[Any, Any] = {
         ALG: alg,
-        CRIT: critical_labels(request, "cose"),
+        CRIT: critical_labels(request, extended_first=False),
         CONTENT_TYPE: NOTARY_PAYLOAD,
         H_SCHEME: request.signing_scheme,
     }
@@ -80,9 +83,9 @@ def build(request: SignRequest, signer: Signer) -> bytes:
 
     check_request(request)
     spec = key_spec(signer.key_spec())
-    payload = build_payload(request.target, "cose")
+    payload = struct_payload(sanitize_target(request.target))
     protected = protected_header(request, spec.cose_alg)
-    signature = signer.sign(sig_structure(protected, payload))
+    signature = signer.sign(sig_structure(protected, payload), Scheme.NOTARY)
     unprotected: dict[Any, Any] = {
         X5CHAIN: [c.public_bytes(Encoding.DER) for c in signer.certificate_chain()]
     }
@@ -175,3 +178,6 @@ def parse(data: bytes) -> ParsedEnvelope:
         timestamp_token=token,
         signing_agent=agent,
     )
+
+
+register(Codec("cose", COSE_MEDIA_TYPE, build, parse, struct_payload))

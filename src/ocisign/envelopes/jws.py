@@ -23,21 +23,23 @@ from ocisign.envelopes.notary import (
     H_SIGNING_TIME,
     H_TIMESTAMP,
     SCHEME_X509,
+    Codec,
     ParsedEnvelope,
     SignRequest,
-    build_payload,
     check_attributes,
     check_request,
     check_size,
     critical_labels,
     format_time,
-    go_json,
     load_chain,
+    register,
+    sanitize_target,
+    sorted_payload,
 )
 from ocisign.errors import VerificationError
-from ocisign.keys.algorithms import key_spec, spec_for_jws_alg, verify_raw
+from ocisign.keys.algorithms import Scheme, key_spec, spec_for_jws_alg, verify_raw
 from ocisign.oci import JWS_MEDIA_TYPE, NOTARY_PAYLOAD
-from ocisign.util.encoding import decode_std
+from ocisign.util.encoding import decode_std, go_json
 
 if TYPE_CHECKING:
     from ocisign.signers.base import Signer
@@ -72,7 +74,7 @@ def protected_header(request: SignRequest, alg: str) -> bytes:
     """The protected header JSON: keys sorted, compact (Go writes a map)."""
     header: dict[str, Any] = {
         "alg": alg,
-        "crit": critical_labels(request, "jws"),
+        "crit": critical_labels(request, extended_first=True),
         "cty": NOTARY_PAYLOAD,
         H_SCHEME: request.signing_scheme,
     }
@@ -90,9 +92,9 @@ def build(request: SignRequest, signer: Signer) -> bytes:
     """Sign ``request`` with ``signer`` and return the flattened JWS JSON bytes."""
     check_request(request)
     spec = key_spec(signer.key_spec())
-    payload = b64url(build_payload(request.target, "jws"))
+    payload = b64url(sorted_payload(sanitize_target(request.target)))
     protected = b64url(protected_header(request, spec.jws_alg))
-    signature = signer.sign(f"{protected}.{payload}".encode("ascii"))
+    signature = signer.sign(f"{protected}.{payload}".encode("ascii"), Scheme.NOTARY)
     from cryptography.hazmat.primitives.serialization import Encoding
 
     header: dict[str, Any] = {
@@ -179,3 +181,6 @@ def parse(data: bytes) -> ParsedEnvelope:
         timestamp_token=token,
         signing_agent=agent,
     )
+
+
+register(Codec("jws", JWS_MEDIA_TYPE, build, parse, sorted_payload))

@@ -1,28 +1,23 @@
 """What the JWS and COSE envelopes share: the contract between writers, readers and verify.
 
-``jws.py`` and ``cose.py`` each provide ``build(request, signer) -> bytes`` and
-``parse(data) -> ParsedEnvelope``; ``parse_envelope`` picks one by media type.
+Codecs are registered by media type, as notation-core-go's envelope registry does: each
+codec module (``jws.py``, ``cose.py``) calls :func:`register` with its :class:`Codec`
+(``build(request, signer) -> bytes``, ``parse(data) -> ParsedEnvelope``, its payload
+encoding), and this module never imports one. ``parse_envelope`` picks one by media type.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ocisign.errors import SignatureError, VerificationError
-from ocisign.oci import (
-    COSE_MEDIA_TYPE,
-    EMPTY_JSON,
-    JWS_MEDIA_TYPE,
-    NOTARY_PAYLOAD,
-    NOTARY_SIGNATURE,
-    OCI_MANIFEST,
-    Descriptor,
-)
+from ocisign.oci import EMPTY_JSON, NOTARY_PAYLOAD, NOTARY_SIGNATURE, OCI_MANIFEST, Descriptor
+from ocisign.util.encoding import go_json
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -44,7 +39,6 @@ CREATED_ANNOTATION = "org.opencontainers.image.created"
 
 MAX_ENVELOPE_SIZE = 4 * 1024 * 1024
 """Largest envelope ``parse`` reads (4 MiB; real envelopes are a few KiB)."""
-ENVELOPE_MEDIA_TYPES = (JWS_MEDIA_TYPE, COSE_MEDIA_TYPE)
 STANDARD_LABELS = frozenset({H_SCHEME, H_SIGNING_TIME, H_AUTHENTIC_SIGNING_TIME, H_EXPIRY})
 
 
@@ -142,23 +136,6 @@ class SignedAttributes:
         )
 
 
-def go_json(value: Any) -> bytes:
-    """Compact JSON as Go's ``encoding/json`` writes it (``<``, ``>``, ``&`` escaped).
-
-    Keys keep the order of the dicts given (Go maps come out sorted: sort them first).
-    """
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    for char, escaped in (
-        ("<", "\\u003c"),
-        (">", "\\u003e"),
-        ("&", "\\u0026"),
-        ("\u2028", "\\u2028"),
-        ("\u2029", "\\u2029"),
-    ):
-        text = text.replace(char, escaped)
-    return text.encode()
-
-
 def format_time(value: datetime) -> str:
     """RFC 3339 in UTC with ``Z`` and whole seconds (``2025-01-21T09:17:46Z``)."""
     if value.tzinfo is None:
@@ -179,19 +156,20 @@ def sanitize_target(target: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def build_payload(target: Mapping[str, Any], envelope_format: str = "jws") -> bytes:
-    """The payload ``{"targetArtifact": ...}`` as notation writes it per format.
+    """The payload ``{"targetArtifact": ...}`` as notation writes it for ``envelope_format``."""
+    return codec_named(envelope_format).payload(sanitize_target(target))
 
-    JWS: keys sorted, compact (notation re-serialises a map); COSE: struct order
-    (mediaType, digest, size, annotations), compact.
-    """
-    descriptor = sanitize_target(target)
-    if envelope_format == "jws":
-        return go_json(_sorted({"targetArtifact": descriptor}))
-    if envelope_format == "cose":
-        if "annotations" in descriptor:
-            descriptor["annotations"] = _sorted(descriptor["annotations"])
-        return go_json({"targetArtifact": descriptor})
-    raise SignatureError(f"unknown envelope format {envelope_format!r}", hint="use jws or cose")
+
+def sorted_payload(descriptor: dict[str, Any]) -> bytes:
+    """Keys sorted, compact: how notation re-serialises the payload map for JWS."""
+    return go_json(_sorted({"targetArtifact": descriptor}))
+
+
+def struct_payload(descriptor: dict[str, Any]) -> bytes:
+    """Struct order (mediaType, digest, size, annotations), compact: notation's COSE payload."""
+    if "annotations" in descriptor:
+        descriptor = {**descriptor, "annotations": _sorted(descriptor["annotations"])}
+    return go_json({"targetArtifact": descriptor})
 
 
 def _sorted(value: Any) -> Any:
@@ -200,19 +178,16 @@ def _sorted(value: Any) -> Any:
     return value
 
 
-def critical_labels(request: SignRequest, envelope_format: str) -> list[str]:
-    """``crit`` in the order notation writes it for ``envelope_format``."""
+def critical_labels(request: SignRequest, *, extended_first: bool) -> list[str]:
+    """``crit`` in notation's order: extended names right after the scheme (JWS) or last
+    (COSE)."""
     extended = [k for k in request.extended_critical if k in request.extended_attributes]
-    crit = [H_SCHEME]
-    if envelope_format == "jws":
-        crit += extended
+    crit = [H_SCHEME, *(extended if extended_first else [])]
     if request.signing_scheme == SCHEME_SIGNING_AUTHORITY:
         crit.append(H_AUTHENTIC_SIGNING_TIME)
     if request.expiry is not None:
         crit.append(H_EXPIRY)
-    if envelope_format == "cose":
-        crit += extended
-    return crit
+    return crit + ([] if extended_first else extended)
 
 
 def check_request(request: SignRequest) -> None:
@@ -366,39 +341,59 @@ def check_size(data: bytes) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Codec:
+    """One envelope format: its ``--signature-format`` name, media type and functions."""
+
+    name: str  # jws | cose
+    media_type: str
+    build: Callable[[SignRequest, Signer], bytes]
+    parse: Callable[[bytes], ParsedEnvelope]
+    payload: Callable[[dict[str, Any]], bytes]  # the sanitized targetArtifact -> payload
+
+
+_CODECS: dict[str, Codec] = {}
+
+
+def register(codec: Codec) -> None:
+    """Make ``codec`` the one for its media type (codec modules call this on import)."""
+    _CODECS[codec.media_type] = codec
+
+
+def codec_for(media_type: str) -> Codec:
+    """The registered codec of ``media_type``; VerificationError for any other type."""
+    try:
+        return _CODECS[media_type]
+    except KeyError:
+        known = " or ".join(_CODECS)
+        raise VerificationError(
+            f"unsupported signature envelope type {media_type!r}",
+            hint=f"Notary Project envelopes are {known}",
+        ) from None
+
+
+def codec_named(name: str) -> Codec:
+    """The registered codec called ``name`` (``jws``, ``cose``)."""
+    for codec in _CODECS.values():
+        if codec.name == name:
+            return codec
+    names = ", ".join(c.name for c in _CODECS.values())
+    raise SignatureError(f"unknown signature format {name!r}", hint=f"use {names}")
+
+
 def build_envelope(media_type: str, request: SignRequest, signer: Signer) -> bytes:
-    """Dispatch ``build`` by media type."""
-    return _module(media_type).build(request, signer)  # type: ignore[no-any-return]
+    """Build and sign an envelope; the media type picks the codec."""
+    return codec_for(media_type).build(request, signer)
 
 
 def parse_envelope(media_type: str, data: bytes) -> ParsedEnvelope:
-    """Parse and integrity-check an envelope; the media type picks the format."""
-    return _module(media_type).parse(data)  # type: ignore[no-any-return]
-
-
-def _module(media_type: str) -> Any:
-    if media_type == JWS_MEDIA_TYPE:
-        from ocisign.envelopes import jws
-
-        return jws
-    if media_type == COSE_MEDIA_TYPE:
-        from ocisign.envelopes import cose
-
-        return cose
-    raise VerificationError(
-        f"unsupported signature envelope type {media_type!r}",
-        hint=f"Notary Project envelopes are {JWS_MEDIA_TYPE} or {COSE_MEDIA_TYPE}",
-    )
+    """Parse and integrity-check an envelope; the media type picks the codec."""
+    return codec_for(media_type).parse(data)
 
 
 def media_type_of(envelope_format: str) -> str:
     """``jws`` -> application/jose+json, ``cose`` -> application/cose."""
-    types = {"jws": JWS_MEDIA_TYPE, "cose": COSE_MEDIA_TYPE}
-    if envelope_format not in types:
-        raise SignatureError(
-            f"unknown signature format {envelope_format!r}", hint="use jws or cose"
-        )
-    return types[envelope_format]
+    return codec_named(envelope_format).media_type
 
 
 def thumbprints(chain: Sequence[x509.Certificate]) -> list[str]:

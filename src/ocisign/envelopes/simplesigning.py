@@ -15,7 +15,7 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -24,12 +24,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from ocisign import __version__
 from ocisign.errors import (
     DigestMismatchError,
-    InvalidReferenceError,
     KeyFileError,
     OcisignError,
     SignatureError,
     VerificationError,
 )
+from ocisign.keys.algorithms import Scheme
 from ocisign.oci import (
     OCI_CONFIG,
     OCI_MANIFEST,
@@ -39,6 +39,12 @@ from ocisign.oci import (
     is_digest,
     sha256_digest,
 )
+from ocisign.util.encoding import go_json
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+
+    from ocisign.signers.base import Signer
 
 SIGNATURE_TYPE = "cosign container image signature"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
@@ -94,15 +100,6 @@ class AppendResult(NamedTuple):
 
 
 # ------------------------------------------------------------------------- JSON
-def _go_json(value: Any, *, sort_keys: bool = False) -> bytes:
-    """Compact JSON as Go's encoding/json writes it (HTML-safe escapes, UTF-8)."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys)
-    for char, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
-        text = text.replace(char, esc)
-    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    return text.encode()
-
-
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
@@ -165,7 +162,7 @@ def build_payload(
         },
         "optional": optional,
     }
-    return _go_json(doc, sort_keys=True)
+    return go_json(doc, sort_keys=True)
 
 
 def parse_payload(data: bytes) -> SimpleSigningPayload:
@@ -209,7 +206,8 @@ def parse_payload(data: bytes) -> SimpleSigningPayload:
 
 
 # -------------------------------------------------------------------- signatures
-def _check_key(key: PrivateKey | PublicKey) -> None:
+def check_key(key: object) -> None:
+    """KeyFileError for a key type or size containers/image does not sign with."""
     if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
         if not isinstance(key.curve, _CURVES):
             raise KeyFileError(
@@ -227,21 +225,15 @@ def _check_key(key: PrivateKey | PublicKey) -> None:
         )
 
 
-def sign_payload(private_key: PrivateKey, payload: bytes) -> str:
+def sign_payload(signer: Signer, payload: bytes) -> str:
     """Sign ``payload`` as containers/image does; returns standard padded base64."""
-    _check_key(private_key)
-    if isinstance(private_key, ec.EllipticCurvePrivateKey):
-        raw = private_key.sign(payload, ec.ECDSA(hashes.SHA256()))
-    elif isinstance(private_key, rsa.RSAPrivateKey):
-        raw = private_key.sign(payload, padding.PKCS1v15(), hashes.SHA256())
-    else:
-        raw = private_key.sign(payload)
-    return base64.b64encode(raw).decode("ascii")
+    check_key(signer.public_key())
+    return base64.b64encode(signer.sign(payload, Scheme.CONTAINERS)).decode("ascii")
 
 
-def verify_signature(public_key: PublicKey, payload: bytes, sig_b64: str) -> bool:
+def verify_signature(public_key: PublicKeyTypes, payload: bytes, sig_b64: str) -> bool:
     """True iff ``sig_b64`` (standard base64) is a valid signature of ``payload`` by the key."""
-    _check_key(public_key)
+    check_key(public_key)
     try:
         raw = base64.b64decode(sig_b64, validate=True)
     except (binascii.Error, ValueError):
@@ -251,21 +243,16 @@ def verify_signature(public_key: PublicKey, payload: bytes, sig_b64: str) -> boo
             public_key.verify(raw, payload, ec.ECDSA(hashes.SHA256()))
         elif isinstance(public_key, rsa.RSAPublicKey):
             public_key.verify(raw, payload, padding.PKCS1v15(), hashes.SHA256())
-        else:
+        elif isinstance(public_key, ed25519.Ed25519PublicKey):
             public_key.verify(raw, payload)
+        else:  # check_key refused every other type
+            return False
     except InvalidSignature:
         return False
     return True
 
 
 # ------------------------------------------------------------- the .sig manifest
-def sig_tag(digest: str) -> str:
-    """The attachment tag of a manifest digest: ``sha256-<hex>.sig``."""
-    if not is_digest(digest):
-        raise InvalidReferenceError(f"invalid digest {digest!r}")
-    return digest.replace(":", "-", 1) + ".sig"
-
-
 def new_layer(
     payload: bytes, signature_b64: str, extra_annotations: Mapping[str, str] | None = None
 ) -> Descriptor:
@@ -329,9 +316,9 @@ def append_signature(
                 raise SignatureError("the .sig config has a malformed rootfs")
     manifest["layers"].append(layer.to_dict())
     config["rootfs"]["diff_ids"].append(layer.digest)
-    config_bytes = _go_json(config)
+    config_bytes = go_json(config)
     manifest["config"] = Descriptor.of(config_bytes, OCI_CONFIG).to_dict()
-    return AppendResult(_go_json(manifest), config_bytes, True)
+    return AppendResult(go_json(manifest), config_bytes, True)
 
 
 def _layer_of(raw: Any, index: int) -> SignatureLayer:
@@ -407,7 +394,7 @@ def parse_dir_signature(data: bytes) -> tuple[SignatureLayer, bytes]:
 def verify_layers(
     layers: Sequence[SignatureLayer],
     payload_fetcher: Callable[[Descriptor], bytes],
-    public_keys: Sequence[PublicKey],
+    public_keys: Sequence[PublicKeyTypes],
     expected_digest: str,
 ) -> list[LayerResult]:
     """Check every layer: payload digest, signature by any key, then the signed image digest.
@@ -426,7 +413,7 @@ def verify_layers(
 def _verify_layer(
     layer: SignatureLayer,
     fetch: Callable[[Descriptor], bytes],
-    keys: Sequence[PublicKey],
+    keys: Sequence[PublicKeyTypes],
     expected_digest: str,
 ) -> LayerResult:
     desc = layer.descriptor

@@ -1,18 +1,21 @@
-"""The six Notary Project signature algorithms (notation.md §2).
+"""Signature algorithms: the key specs, and the two schemes a key signs with.
 
-The algorithm is derived from the key, never chosen: RSA 2048/3072/4096 sign with
-RSASSA-PSS (MGF1, salt = hash length) and SHA-256/384/512; EC P-256/384/521 sign with
-ECDSA and SHA-256/384/512, written as the raw fixed-width ``r || s``.
+``Scheme.NOTARY`` (notation.md §2): the algorithm is derived from the key, never chosen:
+RSA 2048/3072/4096 sign with RSASSA-PSS (MGF1, salt = hash length) and SHA-256/384/512;
+EC P-256/384/521 sign with ECDSA and SHA-256/384/512, written as the raw fixed-width
+``r || s``. ``Scheme.CONTAINERS`` (containers/image and cosign simple signing): ECDSA over
+SHA-256 in DER, RSA PKCS#1 v1.5 over SHA-256, Ed25519.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
@@ -124,6 +127,28 @@ def raw_to_der(raw: bytes, size: int) -> bytes:
 
 def _pss(spec: KeySpec) -> padding.PSS:
     return padding.PSS(mgf=padding.MGF1(spec.hash()), salt_length=padding.PSS.DIGEST_LENGTH)
+
+
+class Scheme(enum.Enum):
+    """How a primitive signer turns bytes into a signature (see the module docstring)."""
+
+    NOTARY = "notary"
+    CONTAINERS = "containers"
+
+
+def sign_with(private_key: Any, data: bytes, scheme: Scheme) -> bytes:
+    """Sign ``data`` with a private key under ``scheme``."""
+    if scheme is Scheme.NOTARY:
+        return sign_raw(private_key, data)
+    if isinstance(private_key, ec.EllipticCurvePrivateKey):
+        signature: bytes = private_key.sign(data, ec.ECDSA(hashes.SHA256()))
+    elif isinstance(private_key, rsa.RSAPrivateKey):
+        signature = private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    elif isinstance(private_key, ed25519.Ed25519PrivateKey):
+        signature = private_key.sign(data)
+    else:
+        raise SignatureError(f"unsupported key type {type(private_key).__name__}")
+    return signature
 
 
 def sign_raw(private_key: Any, data: bytes) -> bytes:

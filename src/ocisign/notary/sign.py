@@ -7,11 +7,9 @@ manifest. Pure: no network, no registry.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from ocisign import __version__
@@ -25,23 +23,12 @@ from ocisign.envelopes.notary import (
     parse_envelope,
     signature_manifest,
 )
-from ocisign.errors import SignatureError, UsageError, VerificationError
+from ocisign.errors import PluginError, SignatureError, UsageError, VerificationError
 from ocisign.keys.codesigning import validate_signing_chain
 from ocisign.oci import Descriptor
-from ocisign.signers.base import Signer
+from ocisign.signers.base import EnvelopeSigner, Signer
 
 RESERVED_PREFIX = "io.cncf.notary"
-_UNIT_NS = {
-    "ns": 1,
-    "us": 1_000,
-    "µs": 1_000,  # Go accepts both micro signs
-    "μs": 1_000,
-    "ms": 1_000_000,
-    "s": 1_000_000_000,
-    "m": 60_000_000_000,
-    "h": 3_600_000_000_000,
-}
-_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 
 
 @dataclass(frozen=True)
@@ -55,31 +42,6 @@ class SignedEnvelope:
     annotations: dict[str, str]  # the signature manifest's annotations
     parsed: ParsedEnvelope
     signed_target: dict[str, Any] = field(default_factory=dict)  # targetArtifact as signed
-
-
-def parse_expiry(text: str) -> timedelta:
-    """A Go duration (``30m``, ``12h``, ``3h20m``, ``90s``, ``0``) as a whole-second timedelta.
-
-    Zero means no expiry. Negative values and fractions of a second are refused.
-    """
-    value = text.strip()
-    hint = "use a Go duration such as 30m, 12h or 3h20m (0 for no expiry)"
-    if value in ("0", "+0", "-0"):
-        return timedelta(0)
-    if value.startswith("-"):
-        raise UsageError(f"--expiry must not be negative: {text!r}", hint=hint)
-    body = value.removeprefix("+")
-    position, total = 0, Decimal(0)
-    for match in _DURATION_PART.finditer(body):
-        if match.start() != position:
-            break
-        total += Decimal(match.group(1)) * _UNIT_NS[match.group(2)]
-        position = match.end()
-    if not body or position != len(body):
-        raise UsageError(f"invalid expiry duration {text!r}", hint=hint)
-    if total % 1_000_000_000:
-        raise UsageError(f"--expiry must be a whole number of seconds: {text!r}", hint=hint)
-    return timedelta(seconds=int(total // 1_000_000_000))
 
 
 def add_user_metadata(target: Descriptor, user_metadata: Mapping[str, str]) -> dict[str, Any]:
@@ -107,7 +69,7 @@ def add_user_metadata(target: Descriptor, user_metadata: Mapping[str, str]) -> d
 
 def sign_descriptor(
     target: Descriptor,
-    signer: Signer,
+    signer: Signer | EnvelopeSigner,
     *,
     envelope_format: str = "jws",
     expiry: timedelta | None = None,
@@ -128,7 +90,7 @@ def sign_descriptor(
     signing_time = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     expires = signing_time + expiry if expiry else None
     extra: dict[str, str] = {}
-    if signer.generates_envelopes:
+    if isinstance(signer, EnvelopeSigner):
         payload = build_payload(signed_target, envelope_format)
         seconds = int(expiry.total_seconds()) if expiry else None
         envelope, extra = signer.generate_envelope(payload, media_type, seconds)
@@ -141,6 +103,11 @@ def sign_descriptor(
         parsed = parse_envelope(media_type, envelope)
         check_plugin_envelope(parsed, payload)
     except VerificationError as exc:
+        if isinstance(signer, EnvelopeSigner):
+            raise PluginError(
+                f"plugin {signer.name!r} generate-envelope: the returned envelope is invalid: "
+                f"{exc.message}"
+            ) from None
         raise SignatureError(
             f"the signature just made does not verify: {exc.message}",
             hint="the signing key and the leaf certificate of the chain must belong together",

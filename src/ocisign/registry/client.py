@@ -23,6 +23,7 @@ from ocisign.oci import (
 )
 from ocisign.oci.reference import Reference, parse_reference
 from ocisign.registry.store import (
+    MAX_MANIFEST_BYTES,
     REFERRERS_API,
     TAG_SCHEMA,
     Manifest,
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MANIFEST_ACCEPT = ", ".join((OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST, DOCKER_SCHEMA1))
-MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 
 _subject_locks: dict[tuple[str, str, str], threading.Lock] = {}
 _subject_locks_guard = threading.Lock()

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Final, Literal, Protocol, runtime_checkable
 
-from ocisign.errors import RegistryError
+from ocisign.errors import RegistryError, VerificationError
 from ocisign.oci import INDEX_TYPES, MANIFEST_TYPES, Descriptor, Platform, is_digest
 
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # the most a manifest, envelope or payload read may be
 REFERRERS_API: Final = "referrers-api"
 TAG_SCHEMA: Final = "tag-schema"
 LAYOUT_INDEX: Final = "oci-layout"
@@ -169,6 +170,16 @@ class Store(Protocol):
     ) -> ReferrerPush:
         """Push a manifest carrying ``subject`` and make it findable by ``referrers``."""
         ...
+
+
+def read_manifest(store: Store, reference: str, size: int | None = None) -> Manifest:
+    """``store.fetch_manifest`` refusing anything over 4 MiB (announced ``size`` or bytes)."""
+    if size is not None and size > MAX_MANIFEST_BYTES:
+        raise VerificationError(f"manifest {reference} is {size} bytes, over the 4 MiB limit")
+    manifest = store.fetch_manifest(reference)
+    if len(manifest.raw) > MAX_MANIFEST_BYTES:
+        raise VerificationError(f"manifest {reference} is over the 4 MiB limit")
+    return manifest
 
 
 def referrers_tag(digest: str) -> str:

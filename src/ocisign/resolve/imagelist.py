@@ -9,11 +9,12 @@ mirror line, ignored with a warning. Other lines are ``[REGISTRY/][PROJECT/]NAME
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ocisign.errors import InvalidReferenceError, UsageError
+from ocisign.batch import Job
+from ocisign.errors import InvalidReferenceError, OcisignError, UsageError
 from ocisign.oci.reference import DOCKER_HUB, Reference, parse_reference
 
 log = logging.getLogger(__name__)
@@ -84,11 +85,57 @@ def read_image_list(
     path: Path | str, *, registry: str | None = None, project: str | None = None
 ) -> list[ImageListEntry]:
     """Read and parse an image-list file."""
+    return parse_image_list_text(_read(path).splitlines(), registry=registry, project=project)
+
+
+def _read(path: Path | str) -> str:
     try:
-        content = Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(
             f"cannot read image list {path}: {exc.strerror or exc}",
             "pass an existing image list file to -f/--file",
         ) from exc
-    return parse_image_list_text(content.splitlines(), registry=registry, project=project)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One batch line: the reference to open, or the error its parsing gave."""
+
+    text: str
+    error: OcisignError | None = None
+
+
+def batch_jobs(
+    references: Sequence[str],
+    image_list: Path | None,
+    *,
+    oci_layout: bool = False,
+    registry: str | None = None,
+    project: str | None = None,
+) -> list[Job[Line]]:
+    """Positional references (each its own line, parsed now), then the image-list lines.
+
+    With ``oci_layout`` the lines name layout folders: taken as written, no overrides.
+    """
+    jobs: list[Job[Line]] = []
+    for number, text in enumerate(references, start=1):
+        error: OcisignError | None = None
+        if not oci_layout:
+            try:
+                parse_reference(text)
+            except InvalidReferenceError as exc:
+                error = exc
+        jobs.append(Job(text, number, Line(text, error)))
+    if image_list is None:
+        return jobs
+    if oci_layout:
+        for number, raw in enumerate(_read(image_list).splitlines(), start=1):
+            text = raw.strip()
+            if text and not text.startswith(("#", "//")):
+                jobs.append(Job(text, number, Line(text)))
+        return jobs
+    for entry in read_image_list(image_list, registry=registry, project=project):
+        text = str(entry.reference) if entry.reference else entry.text
+        jobs.append(Job(entry.text, entry.line_no, Line(text, entry.error)))
+    return jobs

@@ -1,4 +1,12 @@
-"""The one signer interface every backend (local key, notation plugin) implements."""
+"""The two signer levels, as notation-go has them.
+
+- :class:`Signer`, the primitive one: a key that signs bytes, with the certificate chain of
+  that key (none for a bare key pair). Every format signs through it: Notary envelopes
+  (``Scheme.NOTARY``) and cosign simple signing (``Scheme.CONTAINERS``), so one new key
+  backend (a local file, a notation plugin's RAW signer, a PKCS#11 token) serves them all.
+- :class:`EnvelopeSigner`: something that builds whole Notary envelopes itself (a plugin
+  with only ``SIGNATURE_GENERATOR.ENVELOPE``). Only the Notary formats can use one.
+"""
 
 from __future__ import annotations
 
@@ -6,39 +14,48 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+
+    from ocisign.keys.algorithms import Scheme
 
 
 @runtime_checkable
 class Signer(Protocol):
-    """Makes raw primitive signatures for a Notary Project envelope.
+    """Makes primitive signatures with one key.
 
-    ``sign`` receives the full signing input (JWS: the ASCII ``protected.payload``;
-    COSE: the encoded Sig_structure), hashes it with the key spec's hash and returns the
-    raw signature (RSASSA-PSS bytes, or ECDSA ``r || s``). ``certificate_chain`` is the
-    chain leaf -> root; a plugin signer only knows it after ``sign`` returned.
-
-    A signer that cannot give raw signatures but builds whole envelopes (a plugin with
-    only ``SIGNATURE_GENERATOR.ENVELOPE``) has ``generates_envelopes`` True and implements
-    ``generate_envelope``; everyone else raises from it.
+    ``sign`` receives the full signing input (JWS: the ASCII ``protected.payload``; COSE:
+    the encoded Sig_structure; simple signing: the payload), hashes it as ``scheme`` says
+    and returns the signature bytes. ``certificate_chain`` is leaf -> root, empty for a bare
+    key pair; a plugin signer knows it only after ``sign`` returned.
     """
 
-    generates_envelopes: bool
-    signing_agent_suffix: str  # appended to the signing agent, e.g. " my-plugin/1.0.0"
+    signing_agent_suffix: str  # appended to the Notary signing agent, e.g. " my-plugin/1.0.0"
 
     def key_spec(self) -> str:
-        """``RSA-2048`` ... ``EC-521``."""
+        """``RSA-2048`` ... ``EC-521`` (SignatureError for a key no Notary spec covers)."""
         ...
 
     def certificate_chain(self) -> list[x509.Certificate]:
         """The signing chain, leaf first, root last."""
         ...
 
-    def sign(self, data: bytes) -> bytes:
-        """Hash ``data`` with the key spec's hash and sign it; raw signature bytes."""
+    def public_key(self) -> PublicKeyTypes:
+        """The public key of the signing key."""
         ...
+
+    def sign(self, data: bytes, scheme: Scheme) -> bytes:
+        """Hash ``data`` and sign it under ``scheme``; the signature bytes."""
+        ...
+
+
+@runtime_checkable
+class EnvelopeSigner(Protocol):
+    """Builds whole Notary Project envelopes (the caller parses and checks them)."""
+
+    name: str  # who made the envelope, for error messages
 
     def generate_envelope(
         self, payload: bytes, envelope_type: str, expiry_seconds: int | None
     ) -> tuple[bytes, dict[str, str]]:
-        """Build a whole envelope over ``payload``; returns it with manifest annotations."""
+        """An envelope over ``payload``, with the annotations for its signature manifest."""
         ...

@@ -21,12 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from ocisign.config import paths
 from ocisign.errors import PluginError, SignatureError
-from ocisign.keys.algorithms import key_spec, key_spec_of
+from ocisign.keys.algorithms import Scheme, key_spec, key_spec_of
+from ocisign.oci import NOTARY_PAYLOAD
 from ocisign.util.encoding import decode_std
 
 if TYPE_CHECKING:
     from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 CONTRACT_VERSION = "1.0"
 CAP_RAW = "SIGNATURE_GENERATOR.RAW"
@@ -53,9 +56,7 @@ def plugin_path(name: str, plugins_dir: Path | None = None) -> Path:
     if not _NAME.match(name) or name in (".", ".."):
         raise PluginError(f"invalid plugin name {name!r}", hint="names match [A-Za-z0-9_.-]+")
     if plugins_dir is None:
-        from ocisign.config.paths import plugins_dir as default_dir
-
-        plugins_dir = default_dir()
+        plugins_dir = paths.plugins_dir()
     return plugins_dir / name / f"notation-{name}"
 
 
@@ -215,14 +216,8 @@ def parse_metadata(answer: Mapping[str, Any], name: str) -> PluginMetadata:
     )
 
 
-class PluginSigner:
-    """A :class:`~ocisign.signers.base.Signer` backed by a notation plugin key.
-
-    From a key-store entry ``{"name", "id", "pluginName", "pluginConfig"}``:
-    ``PluginSigner(entry.plugin_name, entry.id, entry.plugin_config)``. Construction runs
-    ``get-plugin-metadata`` and ``describe-key``. With ``SIGNATURE_GENERATOR.RAW`` the
-    plugin signs raw bytes (preferred); with only ``.ENVELOPE`` it builds whole envelopes.
-    """
+class _Plugin:
+    """A discovered plugin and one of its keys: metadata read, config attached."""
 
     def __init__(
         self,
@@ -232,25 +227,17 @@ class PluginSigner:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         plugins_dir: Path | None = None,
+        metadata: PluginMetadata | None = None,
     ) -> None:
-        self.plugin_name = plugin_name
+        self.plugin_name = self.name = plugin_name
         self.key_id = key_id
         self.plugin_config = dict(plugin_config or {})
         self.timeout = timeout
         self.executable = find_plugin(plugin_name, plugins_dir)
-        self.metadata = parse_metadata(
+        self.metadata = metadata or parse_metadata(
             self._run("get-plugin-metadata", self._with_config({})), plugin_name
         )
-        caps = self.metadata.capabilities
-        if CAP_RAW not in caps and CAP_ENVELOPE not in caps:
-            raise PluginError(
-                f"plugin {plugin_name!r} cannot sign: its capabilities are {caps}",
-                hint=f"a signing plugin advertises {CAP_RAW} or {CAP_ENVELOPE}",
-            )
-        self.generates_envelopes = CAP_RAW not in caps
         self.signing_agent_suffix = f" {plugin_name}/{self.metadata.version}"
-        self._chain: list[x509.Certificate] | None = None
-        self._key_spec = "" if self.generates_envelopes else self._describe_key()
 
     def _with_config(self, request: dict[str, Any]) -> dict[str, Any]:
         if self.plugin_config:
@@ -265,6 +252,48 @@ class PluginSigner:
             {"contractVersion": CONTRACT_VERSION, "keyId": self.key_id, **fields}
         )
 
+
+def plugin_signer(
+    plugin_name: str,
+    key_id: str,
+    plugin_config: Mapping[str, str] | None = None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    plugins_dir: Path | None = None,
+) -> PluginSigner | PluginEnvelopeSigner:
+    """The signer for a plugin key: RAW (preferred) or ENVELOPE, as the plugin advertises.
+
+    From a key-store entry ``{"name", "id", "pluginName", "pluginConfig"}``. Runs
+    ``get-plugin-metadata`` (and ``describe-key`` for a RAW signer).
+    """
+    probe = _Plugin(plugin_name, key_id, plugin_config, timeout=timeout, plugins_dir=plugins_dir)
+    caps = probe.metadata.capabilities
+    kind: type[PluginSigner] | type[PluginEnvelopeSigner]
+    if CAP_RAW in caps:
+        kind = PluginSigner
+    elif CAP_ENVELOPE in caps:
+        kind = PluginEnvelopeSigner
+    else:
+        raise PluginError(
+            f"plugin {plugin_name!r} cannot sign: its capabilities are {caps}",
+            hint=f"a signing plugin advertises {CAP_RAW} or {CAP_ENVELOPE}",
+        )
+    return kind(plugin_name, key_id, plugin_config, timeout=timeout, plugins_dir=plugins_dir,
+                metadata=probe.metadata)
+
+
+class PluginSigner(_Plugin):
+    """A primitive :class:`~ocisign.signers.base.Signer`: the plugin signs raw bytes
+    (``SIGNATURE_GENERATOR.RAW``). Construction runs ``describe-key``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if CAP_RAW not in self.metadata.capabilities:
+            raise PluginError(f"plugin {self.plugin_name!r} does not sign raw bytes",
+                              hint=f"its capabilities are {self.metadata.capabilities}")
+        self._chain: list[x509.Certificate] | None = None
+        self._key_spec = self._describe_key()
+
     def _describe_key(self) -> str:
         where = f"plugin {self.plugin_name!r} describe-key"
         answer = self._run("describe-key", self._request())
@@ -277,8 +306,6 @@ class PluginSigner:
             raise PluginError(f"{where}: unsupported keySpec {spec!r}") from None
 
     def key_spec(self) -> str:
-        if self.generates_envelopes:
-            raise PluginError(f"plugin {self.plugin_name!r} only generates whole envelopes")
         return self._key_spec
 
     def certificate_chain(self) -> list[x509.Certificate]:
@@ -286,11 +313,17 @@ class PluginSigner:
             raise PluginError("the plugin's certificate chain is known only after signing")
         return list(self._chain)
 
-    def sign(self, data: bytes) -> bytes:
+    def public_key(self) -> PublicKeyTypes:
+        return self.certificate_chain()[0].public_key()
+
+    def sign(self, data: bytes, scheme: Scheme = Scheme.NOTARY) -> bytes:
         """``generate-signature``: the plugin hashes and signs ``data``."""
         from cryptography import x509
 
         where = f"plugin {self.plugin_name!r} generate-signature"
+        if scheme is not Scheme.NOTARY:
+            raise PluginError(f"plugin {self.plugin_name!r} makes Notary Project signatures "
+                              "only", hint="sign other formats with a local or token key")
         spec = key_spec(self.key_spec())
         answer = self._run(
             "generate-signature",
@@ -328,14 +361,15 @@ class PluginSigner:
         self._chain = chain
         return signature
 
+
+class PluginEnvelopeSigner(_Plugin):
+    """An :class:`~ocisign.signers.base.EnvelopeSigner`: the plugin builds whole envelopes
+    (``SIGNATURE_GENERATOR.ENVELOPE``); the caller parses and checks what comes back."""
+
     def generate_envelope(
         self, payload: bytes, envelope_type: str, expiry_seconds: int | None
     ) -> tuple[bytes, dict[str, str]]:
-        """``generate-envelope``; the envelope is parsed and checked against ``payload``."""
-        from ocisign.envelopes.notary import check_plugin_envelope, parse_envelope
-        from ocisign.errors import VerificationError
-        from ocisign.oci import NOTARY_PAYLOAD
-
+        """``generate-envelope`` over ``payload``: the envelope and its manifest annotations."""
         where = f"plugin {self.plugin_name!r} generate-envelope"
         if CAP_ENVELOPE not in self.metadata.capabilities:
             raise PluginError(f"plugin {self.plugin_name!r} does not generate envelopes")
@@ -358,10 +392,4 @@ class PluginSigner:
             isinstance(k, str) and isinstance(v, str) for k, v in annotations.items()
         ):
             raise PluginError(f"{where}: annotations must map strings to strings")
-        try:
-            parsed = parse_envelope(envelope_type, envelope)
-            check_plugin_envelope(parsed, payload)
-        except VerificationError as exc:
-            raise PluginError(f"{where}: the returned envelope is invalid: {exc.message}") from None
-        self._chain = parsed.cert_chain
         return envelope, dict(annotations)

@@ -1,7 +1,8 @@
 """Sign images the sigstore way: a simple-signing payload appended to the ``.sig`` manifest.
 
-``load_sigstore_key`` reads the key (cosign/sigstore encrypted, or plain PEM);
-``SigstoreAttacher.sign`` signs one target of a resolved reference. The format itself
+``load_sigstore_key`` reads the key (cosign/sigstore encrypted, or plain PEM) into a
+primitive ``Signer``; ``SigstoreAttacher.sign`` signs one target of a resolved reference
+with any such signer. The format itself
 (payload, signature, ``.sig`` manifest) is :mod:`ocisign.envelopes.simplesigning`; this
 module adds the registry round trip: read the ``.sig`` manifest, skip a target that is
 already signed by this key for this identity, append, push, and check that the push
@@ -17,18 +18,22 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ocisign.batch import Outcome, Status
+from ocisign.batch import Status
 from ocisign.envelopes import simplesigning as ss
 from ocisign.errors import NotFoundError, PassphraseError, SignatureError, UsageError
+from ocisign.formats import SignResult
+from ocisign.keys.cosign import load_signing_key
+from ocisign.keys.passphrase import read_passphrase
 from ocisign.oci import OCI_CONFIG, OCI_MANIFEST, SIMPLESIGNING, Descriptor
+from ocisign.registry.store import Manifest, Store, sigstore_tag
+from ocisign.resolve.targets import Resolved, Target
+from ocisign.signers.local import LocalSigner
 
 if TYPE_CHECKING:
-    from ocisign.registry.store import Manifest, Store
-    from ocisign.resolve.targets import Resolved, Target
+    from ocisign.signers.base import Signer
 
 IDENTITIES = ("containers", "cosign")  # --sigstore-identity values
 MAX_ATTEMPTS = 5  # appends tried when other writers keep overwriting the .sig manifest
@@ -40,15 +45,7 @@ _tag_locks: dict[tuple[str, str], threading.Lock] = {}
 _tag_locks_guard = threading.Lock()
 
 
-@dataclass(frozen=True)
-class SigstoreKey:
-    """A signing key and its public key (derived from it)."""
-
-    private_key: ss.PrivateKey
-    public_key: ss.PublicKey
-
-
-def load_sigstore_key(path: Path, passphrase_file: Path | None) -> SigstoreKey:
+def load_sigstore_key(path: Path, passphrase_file: Path | None) -> LocalSigner:
     """Load a cosign/sigstore encrypted key (either PEM label) or a plain PEM private key.
 
     The passphrase (encrypted keys only) comes from ``passphrase_file`` (trimmed),
@@ -56,8 +53,6 @@ def load_sigstore_key(path: Path, passphrase_file: Path | None) -> SigstoreKey:
     inside the encryption is rejected as cosign rejects it; key types are the ones
     containers/image signs with (ECDSA P-256/384/521, RSA >= 2048 bits, Ed25519).
     """
-    from ocisign.keys.cosign import load_signing_key
-    from ocisign.keys.passphrase import read_passphrase
 
     def passphrase() -> bytes:
         return read_passphrase(passphrase_file, key_path=str(path))
@@ -66,8 +61,8 @@ def load_sigstore_key(path: Path, passphrase_file: Path | None) -> SigstoreKey:
         private_key = load_signing_key(path, passphrase)
     except PassphraseError as err:
         raise PassphraseError(err.message, KEY_SOURCES_HINT) from None
-    ss.sign_payload(private_key, b"probe")  # KeyFileError for a key type/size cosign refuses
-    return SigstoreKey(private_key, private_key.public_key())
+    ss.check_key(private_key)  # KeyFileError for a key type/size cosign refuses
+    return LocalSigner(private_key)
 
 
 @contextmanager
@@ -80,7 +75,7 @@ def _tag_lock(store_name: str, tag: str) -> Iterator[None]:
 
 
 class SigstoreAttacher:
-    """Signs targets with one key; thread-safe, one instance per run.
+    """Signs targets with one primitive signer; thread-safe, one instance per run.
 
     ``identity="containers"`` (default) writes what skopeo/podman write: the reference as
     the user wrote it (``name:tag`` or ``name@digest``; an index's instances get the same
@@ -88,39 +83,51 @@ class SigstoreAttacher:
     ``identity="cosign"`` writes cosign's repository-only reference with ``optional`` null.
     """
 
-    def __init__(self, key: SigstoreKey, *, identity: str = "containers") -> None:
+    def __init__(
+        self, signer: Signer, *, identity: str = "containers", force: bool = False,
+        key_label: str = "",
+    ) -> None:
         if identity not in IDENTITIES:
             raise UsageError(
                 f"unknown sigstore identity {identity!r}", hint="use containers or cosign"
             )
-        self.key = key
-        self.identity = identity
+        self.signer = signer
+        self.public_key = signer.public_key()
+        self.identity_rule = identity
+        self.force = force
+        self.key_label = key_label
 
     def docker_reference(self, resolved: Resolved) -> str:
         """The payload's ``docker-reference`` for targets of ``resolved``."""
-        return resolved.user_reference if self.identity == "containers" else resolved.name
+        if self.identity_rule == "containers":
+            return resolved.user_reference
+        return resolved.name
 
-    def sign(self, resolved: Resolved, target: Target, *, force: bool) -> Outcome:
+    def identity(self, resolved: Resolved) -> str:
+        """The reference as written, for the default identity (it names the tag)."""
+        return resolved.user_ref if self.identity_rule == "containers" else ""
+
+    def sign(self, resolved: Resolved, target: Target) -> SignResult:
         """Sign ``target`` unless it already carries our signature for this identity.
 
-        Returns a SIGNED or ALREADY_SIGNED outcome; raises ``OcisignError`` on failure.
+        Returns a SIGNED or ALREADY_SIGNED result; raises ``OcisignError`` on failure.
         """
         store, digest = resolved.store, target.descriptor.digest
-        tag = ss.sig_tag(digest)
+        tag = sigstore_tag(digest)
         reference = self.docker_reference(resolved)
-        optional = ss.containers_image_optional() if self.identity == "containers" else None
+        optional = ss.containers_image_optional() if self.identity_rule == "containers" else None
         payload = ss.build_payload(reference, digest, optional=optional)
-        signature = ss.sign_payload(self.key.private_key, payload)
-        data = {"format": "sigstore", "identity": reference, "tag": tag}
+        signature = ss.sign_payload(self.signer, payload)
 
-        def outcome(status: Status, sig_digest: str, detail: str) -> Outcome:
-            data["signatureDigest"] = sig_digest
-            return Outcome(status, resolved.display(digest), digest, detail, data)
+        def outcome(status: Status, sig_digest: str, detail: str) -> SignResult:
+            return SignResult(status, resolved.display(digest), digest, detail,
+                              format="sigstore", key=self.key_label, signature_digest=sig_digest,
+                              identity=reference, tag=tag)
 
         with _tag_lock(store.name, tag):
             for attempt in range(MAX_ATTEMPTS):
                 current = _fetch_optional(store, tag)
-                first = attempt == 0 and not force
+                first = attempt == 0 and not self.force
                 if first and current and self._signed_by_us(store, current, digest, reference):
                     return outcome(Status.ALREADY_SIGNED, current.digest,
                                    "already signed by this key for this identity")
@@ -149,7 +156,7 @@ class SigstoreAttacher:
             if layer.descriptor.media_type != SIMPLESIGNING or not layer.signature:
                 continue
             results = ss.verify_layers(
-                [layer], lambda d: store.fetch_blob(d.digest), [self.key.public_key], digest
+                [layer], lambda d: store.fetch_blob(d.digest), [self.public_key], digest
             )
             payload = results[0].payload
             if results[0].ok and payload and payload.docker_reference == reference:

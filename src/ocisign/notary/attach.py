@@ -1,0 +1,144 @@
+"""Attach Notary Project signatures (JWS or COSE) as ``notation sign`` does.
+
+Per target: look for a valid signature of ours (same leaf certificate, same envelope type,
+same user metadata, not expired) unless ``force``; else sign the descriptor, upload the
+envelope blob (always new), the ``{}`` config once per repository, and the signature
+manifest as a referrer (referrers tag index, or the Referrers API when allowed).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+
+from ocisign.batch import Status
+from ocisign.config.keystore import KeyStore
+from ocisign.envelopes.notary import THUMBPRINT_ANNOTATION, media_type_of, thumbprints
+from ocisign.errors import OcisignError, PluginError, UsageError
+from ocisign.formats import SignOptions, SignResult, Warn
+from ocisign.keys.pem import load_certificates, load_private_key
+from ocisign.notary.sign import add_user_metadata, sign_descriptor
+from ocisign.notary.verify import read_notary_signature
+from ocisign.oci import EMPTY_JSON, NOTARY_SIGNATURE, OCI_MANIFEST, Descriptor
+from ocisign.resolve.targets import Resolved, Target
+from ocisign.signers.base import EnvelopeSigner, Signer
+from ocisign.signers.local import LocalSigner
+from ocisign.signers.plugin import DEFAULT_TIMEOUT, plugin_signer
+
+
+def check_user_metadata(metadata: dict[str, str]) -> None:
+    """Refuse empty keys/values and the reserved ``io.cncf.notary`` prefix (UsageError)."""
+    try:
+        add_user_metadata(Descriptor("", "", 0), metadata)
+    except UsageError as exc:
+        raise UsageError(exc.message, hint="pass -m KEY=VALUE with a non-empty key and value; "
+                         "keys starting io.cncf.notary are reserved") from None
+
+
+def load_signer(options: SignOptions) -> tuple[Signer | EnvelopeSigner, str]:
+    """The signer for the run and a label for it (key name or plugin:id)."""
+    timeout = options.plugin_timeout or DEFAULT_TIMEOUT
+    if options.plugin_name and options.key_id:
+        signer = plugin_signer(
+            options.plugin_name, options.key_id, options.plugin_config, timeout=timeout
+        )
+        return signer, f"{options.plugin_name}:{options.key_id}"
+    entry = KeyStore.load().get(options.key_name)
+    if entry.is_plugin:
+        assert entry.plugin_name and entry.id
+        config = {**(entry.plugin_config or {}), **options.plugin_config}
+        return plugin_signer(entry.plugin_name, entry.id, config, timeout=timeout), entry.name
+    assert entry.key_path and entry.cert_path
+    key = load_private_key(entry.key_path)
+    return LocalSigner(key, load_certificates(entry.cert_path)), entry.name
+
+
+class NotaryAttacher:
+    """Signs targets with one signer in one envelope format; thread-safe, one per run."""
+
+    def __init__(self, fmt: str, options: SignOptions, warn: Warn) -> None:
+        if options.user_metadata:
+            check_user_metadata(options.user_metadata)
+        self.format = fmt
+        self.options = options
+        self.warn = warn
+        self.media_type = media_type_of(fmt)
+        self.signer, self.key_label = load_signer(options)
+        self._thumbprint = self._known_thumbprint()
+        self._lock = threading.Lock()
+        self._has_config: set[str] = set()
+
+    def _known_thumbprint(self) -> str | None:
+        if not isinstance(self.signer, Signer):
+            return None  # an envelope plugin names its chain in what it returns
+        try:
+            return thumbprints(self.signer.certificate_chain()[:1])[0]
+        except PluginError:
+            return None  # a plugin tells its chain only when it signs
+
+    def identity(self, resolved: Resolved) -> str:
+        return ""  # a Notary signature names the digest only
+
+    def _result(self, status: Status, display: str, digest: str, signature: str) -> SignResult:
+        return SignResult(status, display, digest, format=self.format, key=self.key_label,
+                          signature_digest=signature)
+
+    def sign(self, resolved: Resolved, target: Target) -> SignResult:
+        store, desc = resolved.store, target.descriptor
+        display = resolved.display(desc.digest)
+        force = self.options.force
+        thumb = self._thumbprint
+        if thumb and not force:
+            existing = self._existing(resolved, target, thumb)
+            if existing:
+                return self._result(Status.ALREADY_SIGNED, display, desc.digest, existing)
+        signed = sign_descriptor(
+            desc, self.signer, envelope_format=self.format,
+            expiry=self.options.expiry or None, user_metadata=self.options.user_metadata,
+        )
+        if thumb is None:
+            with self._lock:
+                self._thumbprint = thumb = thumbprints(signed.parsed.cert_chain[:1])[0]
+            existing = "" if force else self._existing(resolved, target, thumb)
+            if existing:
+                return self._result(Status.ALREADY_SIGNED, display, desc.digest, existing)
+        store.push_blob(signed.envelope, signed.media_type, check_exists=False)  # always new
+        if store.name not in self._has_config:  # the `{}` config: once per repository
+            store.push_blob(EMPTY_JSON, NOTARY_SIGNATURE)
+            with self._lock:
+                self._has_config.add(store.name)
+        pushed = store.push_referrer(
+            signed.manifest, OCI_MANIFEST, force_tag_schema=self.options.force_referrers_tag
+        )
+        for message in pushed.warnings:
+            self.warn(message)
+        result = self._result(Status.SIGNED, display, desc.digest, pushed.descriptor.digest)
+        result.mechanism = pushed.mechanism
+        result.annotations = signed.annotations
+        result.warnings = list(pushed.warnings)
+        return result
+
+    def _existing(self, resolved: Resolved, target: Target, thumb: str) -> str:
+        """The digest of a valid signature of ours (same leaf, same format), or ''."""
+        store, digest = resolved.store, target.descriptor.digest
+        for ref in store.referrers(digest, NOTARY_SIGNATURE):
+            try:
+                prints = json.loads(ref.annotations.get(THUMBPRINT_ANNOTATION, "[]"))
+            except ValueError:
+                continue
+            if not isinstance(prints, list) or not prints or prints[0] != thumb:
+                continue
+            parsed = read_notary_signature(store, ref.digest, ref.size)
+            if isinstance(parsed, OcisignError) or parsed.media_type != self.media_type:
+                continue  # unreadable, broken or another format: not one we can count on
+            signed = parsed.target
+            if signed.get("digest") != digest or signed.get("size") != target.descriptor.size:
+                continue
+            if parsed.expiry is not None and parsed.expiry <= datetime.now(UTC):
+                continue
+            annotations = signed.get("annotations") or {}
+            if any(annotations.get(k) != v for k, v in self.options.user_metadata.items()):
+                continue
+            return ref.digest
+        return ""

@@ -1,0 +1,162 @@
+"""Verify Notary Project signatures (JWS/COSE) of a target, as ``notation verify`` does.
+
+The referrers of the digest the reference names (and of the platforms too when
+``-a``/``--os`` were given) are judged by the trust engine (:mod:`ocisign.notary.trust`)
+under the trust policy statement for the repository. Everything read from a store is
+bounded (4 MiB manifests and envelopes; ``max_signatures`` signatures per digest), and
+every malformed structure is a failed verification with a reason, never an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ocisign.batch import Status
+from ocisign.config.trustpolicy import TrustPolicyDocument, select_statement
+from ocisign.config.truststore import store_loader
+from ocisign.envelopes.notary import MAX_ENVELOPE_SIZE, ParsedEnvelope, codec_for, parse_envelope
+from ocisign.errors import MALFORMED, OcisignError, VerificationError
+from ocisign.formats import Check, ImageResult, ValidateRequest
+from ocisign.notary.trust import no_signature_message, verify_any
+from ocisign.oci import INDEX_TYPES, NOTARY_SIGNATURE
+from ocisign.registry.store import Store, read_manifest
+from ocisign.resolve.targets import Resolved, Target
+
+KIND = "notation"
+OFFLINE_REVOCATION = (
+    "revocation not checked (offline): OCSP responders and CRL distribution points are "
+    "not contacted; a revoked signing certificate is not detected"
+)
+
+
+class NotaryChecker:
+    """The Notary kind's checker: trust policy + trust store from the request."""
+
+    kind = KIND
+    label = "Notary Project"
+
+    def __init__(self, request: ValidateRequest, policy: TrustPolicyDocument) -> None:
+        self.request = request
+        self.policy = policy
+        self.expands_index = request.notation_platforms
+        self.stores = store_loader(request.trust_store)
+
+    def targets(self, resolved: Resolved) -> Sequence[Target]:
+        """What the reference names (as notation does), or every platform with -a/--os."""
+        if self.request.notation_platforms:
+            return resolved.targets
+        root = resolved.root
+        return [Target(root, None, root.media_type in INDEX_TYPES)]
+
+    def check(self, resolved: Resolved, target: Target) -> Check:
+        req = self.request
+        digest = target.descriptor.digest
+        display = resolved.display(digest)
+        result = ImageResult(
+            Status.FAILED, display, digest, media_type=target.descriptor.media_type,
+            platform=target.platform, kind=KIND, error_kind="VerificationError",
+        )
+        try:
+            statement = select_statement(self.policy, req.scope or resolved.name)
+            items, total = self._signatures(resolved.store, digest)
+        except OcisignError as exc:
+            result.detail, result.error_kind = exc.message, type(exc).__name__
+            return Check(True, result)
+        except MALFORMED as exc:
+            result.detail = f"malformed signature data: {type(exc).__name__}: {exc}"
+            return Check(True, result)
+        if statement.level != "skip" and total == 0:
+            result.detail = no_signature_message(display)
+            return Check(False, result)
+        if statement.level != "skip":
+            result.run_notices.append(OFFLINE_REVOCATION)
+        verdict = verify_any(
+            items,
+            target=target.descriptor,
+            statement=statement,
+            stores=self.stores,
+            now=req.now,
+            user_metadata=req.user_metadata,
+            reference=display,
+            max_signatures=req.max_signatures,
+        )
+        for failed in verdict.failures:
+            result.warnings.extend(failed.warnings)
+        outcome = verdict.outcome
+        if verdict.passed and outcome is not None:
+            result.status, result.error_kind = Status.PASSED, ""
+            result.warnings = list(outcome.warnings)
+            result.signer = outcome.signer
+            if outcome.signing_time is not None:
+                result.signing_time = outcome.signing_time.isoformat()
+            if outcome.skipped:
+                result.notices = list(outcome.notices)  # notation's skip message
+            else:
+                result.messages.append(f"Successfully verified signature for {display}")
+                _fill_from_envelope(result, items, outcome.signer)
+            return Check(total > 0 or outcome.skipped, result)
+        details = [f.failure for f in verdict.failures if f.failure]
+        result.detail = verdict.message
+        if details:
+            result.detail += ": " + "; ".join(dict.fromkeys(details))
+        return Check(True, result)
+
+    def _signatures(
+        self, store: Store, digest: str
+    ) -> tuple[list[ParsedEnvelope | OcisignError], int]:
+        """Parsed envelopes (or why each failed) of the first ``max_signatures``
+        signatures, plus one marker when there are more; and how many were listed."""
+        limit = self.request.max_signatures
+        listed = store.referrers(digest, NOTARY_SIGNATURE)
+        items: list[ParsedEnvelope | OcisignError] = [
+            read_notary_signature(store, desc.digest, desc.size) for desc in listed[:limit]
+        ]
+        if len(listed) > limit:
+            items.append(VerificationError("not examined: over --max-signatures"))
+        return items, len(listed)
+
+
+def _fill_from_envelope(
+    result: ImageResult, items: Sequence[ParsedEnvelope | OcisignError], signer: str
+) -> None:
+    """Payload, format and issuer of the envelope whose leaf is ``signer``."""
+    for item in items:
+        if isinstance(item, OcisignError) or not item.cert_chain:
+            continue
+        if item.cert_chain[0].subject.rfc4514_string() != signer:
+            continue
+        result.payload = item.payload.decode("utf-8", "replace")
+        result.signature_format = codec_for(item.media_type).name
+        result.issuer = item.cert_chain[0].issuer.rfc4514_string()
+        return
+
+
+def read_notary_signature(store: Store, digest: str, size: int) -> ParsedEnvelope | OcisignError:
+    """Fetch one signature manifest and its envelope (4 MiB limits), and parse it.
+
+    Errors are returned, not raised: a broken signature is a failed one. ``sign`` uses
+    this too, to find a signature of its own already there.
+    """
+    try:
+        manifest = read_manifest(store, digest, size)
+        layers = manifest.layers
+        if len(layers) != 1:
+            raise VerificationError(
+                f"signature manifest {digest} has {len(layers)} layers, expected exactly one"
+            )
+        layer = layers[0]
+        if layer.size > MAX_ENVELOPE_SIZE:
+            raise VerificationError(
+                f"signature envelope {layer.digest} is {layer.size} bytes, over the 4 MiB limit"
+            )
+        blob = store.fetch_blob(layer.digest, max_bytes=MAX_ENVELOPE_SIZE)
+        if len(blob) != layer.size:
+            raise VerificationError(
+                f"signature envelope {layer.digest} is {len(blob)} bytes, its descriptor "
+                f"says {layer.size}"
+            )
+        return parse_envelope(layer.media_type, blob)
+    except OcisignError as exc:
+        return exc
+    except MALFORMED as exc:
+        return VerificationError(f"malformed signature manifest {digest}: {exc}")
