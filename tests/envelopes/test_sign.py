@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from ocisign.cli._flags import parse_expiry
 from ocisign.envelopes.notary import (
     CREATED_ANNOTATION,
     THUMBPRINT_ANNOTATION,
@@ -16,7 +17,6 @@ from ocisign.envelopes.notary import (
     signature_manifest,
 )
 from ocisign.errors import CertificateError, SignatureError, UsageError
-from ocisign.cli._flags import parse_expiry
 from ocisign.notary.sign import sign_descriptor
 from ocisign.oci import COSE_MEDIA_TYPE, JWS_MEDIA_TYPE, OCI_MANIFEST, Descriptor
 from ocisign.signers.local import LocalSigner

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from ocisign.cli._flags import parse_expiry
 from ocisign.envelopes.notary import parse_envelope
 from ocisign.errors import PluginError
-from ocisign.cli._flags import parse_expiry
 from ocisign.notary.sign import sign_descriptor
 from ocisign.oci import OCI_MANIFEST, Descriptor
 from ocisign.signers.base import EnvelopeSigner, Signer
@@ -58,7 +58,8 @@ def test_raw_plugin_signs(
 def test_raw_preferred_when_both_advertised(
     plugins_dir: Path, plugin_config: dict[str, str]
 ) -> None:
-    signer = plugin_signer("pytest", "k", {**plugin_config, "mode": "both"}, plugins_dir=plugins_dir)
+    config = {**plugin_config, "mode": "both"}
+    signer = plugin_signer("pytest", "k", config, plugins_dir=plugins_dir)
     assert isinstance(signer, Signer)
     sign_descriptor(SUBJECT, signer, now=NOW)
     assert "generate-envelope" not in [c["argv"][1] for c in _log(plugin_config)]
@@ -110,7 +111,8 @@ def test_plugin_error_response(plugins_dir: Path, plugin_config: dict[str, str])
 
 def test_malformed_json(plugins_dir: Path, plugin_config: dict[str, str]) -> None:
     with pytest.raises(PluginError, match="describe-key returned malformed JSON"):
-        plugin_signer("pytest", "k", {**plugin_config, "mode": "malformed"}, plugins_dir=plugins_dir)
+        config = {**plugin_config, "mode": "malformed"}
+        plugin_signer("pytest", "k", config, plugins_dir=plugins_dir)
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from ocisign.envelopes import simplesigning as ss
 from ocisign.errors import NotFoundError
 from ocisign.oci import OCI_CONFIG, OCI_MANIFEST, SIMPLESIGNING
-from ocisign.registry.store import Store
-from ocisign.registry.store import sigstore_tag
+from ocisign.registry.store import Store, sigstore_tag
 from tests.fixtures.registry import RunningRegistry, push_test_image
 
 

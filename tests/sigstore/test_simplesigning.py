@@ -13,10 +13,15 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from ocisign.envelopes import simplesigning as ss
-from ocisign.errors import InvalidReferenceError, KeyFileError, RegistryError, SignatureError, VerificationError
+from ocisign.errors import (
+    KeyFileError,
+    RegistryError,
+    SignatureError,
+    VerificationError,
+)
 from ocisign.oci import OCI_CONFIG, OCI_MANIFEST, SIMPLESIGNING, Descriptor, sha256_digest
-from ocisign.signers.local import LocalSigner
 from ocisign.registry.store import sigstore_tag
+from ocisign.signers.local import LocalSigner
 
 from .conftest import FIXTURES, VECTORS
 

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from ocisign.envelopes import simplesigning as ss
-from ocisign.sigstore import identity
 from ocisign.signers.local import LocalSigner
+from ocisign.sigstore import identity
 from tests.fixtures.registry import RunningRegistry
 from tests.fixtures.skopeo import Identity, skopeo_verify
 

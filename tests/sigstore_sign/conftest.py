@@ -19,10 +19,10 @@ from ocisign.batch import Outcome
 from ocisign.envelopes import simplesigning as ss
 from ocisign.registry import open_store
 from ocisign.registry.client import RegistryClient
+from ocisign.registry.store import sigstore_tag
 from ocisign.resolve.targets import Resolved, resolve_targets
 from ocisign.signers.local import LocalSigner
 from ocisign.sigstore.attach import SigstoreAttacher
-from ocisign.registry.store import sigstore_tag
 from tests.conftest import DATA
 from tests.fixtures.skopeo import Identity, skopeo_verify
 

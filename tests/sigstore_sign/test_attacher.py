@@ -15,7 +15,6 @@ from ocisign.registry.layout import LayoutStore
 from ocisign.registry.store import sigstore_tag
 from ocisign.resolve.targets import Resolved
 from ocisign.sigstore.attach import SigstoreAttacher
-from ocisign.signers.local import LocalSigner
 from tests.fixtures.registry import FakeRegistry, RunningRegistry, push_test_image
 
 from .conftest import (
@@ -58,9 +57,9 @@ def test_batch_of_single_and_multi_arch_images_from_8_threads(
 
     outcomes = sign_all(SigstoreAttacher(keys["ours"].key), resolved, threads=8)
     assert [o.status for o in outcomes] == [Status.SIGNED] * 9
-    assert {o.data["format"] for o in outcomes} == {"sigstore"}
+    assert {o.format for o in outcomes} == {"sigstore"}
     for o in outcomes:
-        assert o.data["tag"] == sigstore_tag(o.digest)
+        assert o.tag == sigstore_tag(o.digest)
         assert o.reference.endswith(f"@{o.digest}")
 
     # identity = the reference as written, for the index and for each instance
@@ -186,7 +185,7 @@ def test_idempotent_and_force(registry: RunningRegistry, keys: dict[str, KeyPair
     assert first.status is Status.SIGNED
     second = attacher.sign(resolved, target)
     assert second.status is Status.ALREADY_SIGNED
-    assert second.data["signatureDigest"] == first.data["signatureDigest"]
+    assert second.signature_digest == first.signature_digest
     assert len(sig_layers(client, resolved.name, target.descriptor.digest)) == 1
     # another identity (by digest) or another key is not "already signed"
     by_digest = resolve(client, f"{registry.host}/idem/img@{target.descriptor.digest}")
@@ -206,7 +205,7 @@ def test_cosign_identity(registry: RunningRegistry, keys: dict[str, KeyPair], sk
     resolved = resolve(client, f"{registry.host}/cosignid/img:v1")
     attacher = SigstoreAttacher(keys["ours"].key, identity="cosign")
     (outcome,) = sign_all(attacher, [resolved])
-    assert outcome.data["identity"] == f"{registry.host}/cosignid/img"
+    assert outcome.identity == f"{registry.host}/cosignid/img"
     (layer,) = sig_layers(client, resolved.name, digest)
     raw = client.store(resolved.name).fetch_blob(layer.descriptor.digest)
     assert json.loads(raw)["optional"] is None
@@ -305,7 +304,7 @@ def test_layout_store_and_retry_after_overwrite(tmp_path: Path, keys: dict[str, 
     tag = sigstore_tag(digest)
     assert tag in store.list_tags()
     sig = store.fetch_manifest(tag)
-    assert sig.digest == outcome.data["signatureDigest"]
+    assert sig.digest == outcome.signature_digest
     layers = ss.parse_sig_manifest(sig.raw)
     assert len(layers) == 2  # the rival's and ours, appended on the retry
     results = ss.verify_layers(

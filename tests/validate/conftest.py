@@ -32,7 +32,6 @@ from ocisign.oci import (
 )
 from ocisign.registry.store import Store, sigstore_tag
 from ocisign.signers.local import LocalSigner
-from ocisign.registry.store import sigstore_tag
 from tests.conftest import DATA, run_ocisign
 from tests.trust.conftest import make_store, pem  # noqa: F401 - shared helpers
 

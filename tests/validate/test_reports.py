@@ -10,8 +10,8 @@ import yaml
 
 from ocisign.batch import BatchReport, LineResult, Status
 from ocisign.cli.reports import CSV_HEADER, output_document, report_path, write_report
-from ocisign.oci import Platform
 from ocisign.formats import ImageResult
+from ocisign.oci import Platform
 
 
 def _report() -> BatchReport:

@@ -238,7 +238,8 @@ def test_bad_sigstore_signatures(registry: RunningRegistry, tmp_path: Path) -> N
     cfg = store.push_blob(b"{}", OCI_CONFIG)
     doc = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": cfg.to_dict(),
            "layers": [{**blob.to_dict(), "annotations": {
-               "dev.cosignproject.cosign/signature": sign_payload(LocalSigner(key.private), payload)}}]}
+               "dev.cosignproject.cosign/signature": sign_payload(LocalSigner(key.private),
+                                                                  payload)}}]}
     store.push_manifest(json.dumps(doc).encode(), OCI_MANIFEST, sigstore_tag(digest))
     # good one beside a bad one
     store, digest, ref = image("good-beside-bad")
@@ -271,8 +272,8 @@ def test_batch_and_reports(registry: RunningRegistry, tmp_path: Path) -> None:
     other = make_sigstore_key(tmp_path / "other.pub")
     payload = build_payload(f"{registry.host}/batch/tampered:v1", digest, optional=None)
     sig_doc = json.loads(store.fetch_manifest(sigstore_tag(digest)).raw)
-    sig_doc["layers"][0]["annotations"]["dev.cosignproject.cosign/signature"] = sign_payload(LocalSigner(
-        other.private), payload)
+    signature = sign_payload(LocalSigner(other.private), payload)
+    sig_doc["layers"][0]["annotations"]["dev.cosignproject.cosign/signature"] = signature
     store.push_manifest(json.dumps(sig_doc).encode(), OCI_MANIFEST, sigstore_tag(digest))
     lines = [f"{registry.host}/batch/good:v1", f"{registry.host}/batch/unsigned:v1",
              f"{registry.host}/batch/good-multi:v1", f"{registry.host}/batch/tampered:v1",

@@ -23,10 +23,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from ocisign.boot.authenticode import sign_pe, signatures
+from ocisign.config import signartifacts as cfg
 from ocisign.errors import ArtifactError, KeyFileError
+from ocisign.keys.pem import keys_match, load_certificates, load_private_key
+from ocisign.util.fs import atomic_write
 
 if TYPE_CHECKING:
-    from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
     from ocisign.config.signartifacts import InjectArtifactMetadata, SignArtifactsConfig
@@ -84,8 +93,6 @@ class SignArtifactsResult:
 
 def sign_artifacts(request: SignArtifactsRequest) -> SignArtifactsResult:
     """Sign every file listed in the artifacts folder's ``inject-files.yaml``, all or nothing."""
-    from ocisign.config import signartifacts as cfg
-
     config = cfg.load_sign_artifacts_config(request.config_file)
     artifacts = cfg.resolve_artifacts_path(config, request.config_file, request.artifacts_path)
     public_keys = cfg.resolve_public_keys_path(
@@ -105,9 +112,6 @@ def _sign_in(
     artifacts: Path,
     public_keys: Path | None,
 ) -> SignArtifactsResult:
-    from cryptography.hazmat.primitives import hashes
-
-    from ocisign.config import signartifacts as cfg
 
     inject = cfg.load_inject_files(artifacts / "inject-files.yaml")
     method = config.signing_method
@@ -190,8 +194,6 @@ def _undo(
     new_dirs: list[Path],
 ) -> None:
     """Put back the originals already replaced, the previous ``ca.pem``, no new folders."""
-    from ocisign.util.fs import atomic_write
-
     for item in reversed(done):
         with contextlib.suppress(OSError):
             os.replace(_stage(tmp, item.original, item.old), item.original)
@@ -256,8 +258,6 @@ def _stage_all(
 
 def sign_efi(data: bytes, identity: SigningIdentity) -> bytes:
     """A PE/EFI image with one more Authenticode signature (existing ones are kept)."""
-    from ocisign.boot.authenticode import sign_pe
-
     return sign_pe(data, identity.key, identity.certs)
 
 
@@ -266,10 +266,6 @@ def sign_verity_hash(data: bytes, identity: SigningIdentity) -> bytes:
 
     Byte-identical to ``openssl smime -sign -noattr -binary -outform der`` with the same key.
     """
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-    from cryptography.hazmat.primitives.serialization import pkcs7
-
     if not isinstance(identity.key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
         raise ArtifactError("PKCS#7 signing needs an RSA or EC private key")
     builder = pkcs7.PKCS7SignatureBuilder().set_data(data)
@@ -290,11 +286,6 @@ def generate_ephemeral_identity() -> SigningIdentity:
     As upstream's ``openssl req -x509``: CN ``Image Customizer Ephemeral Signing XXXX``,
     basicConstraints CA:FALSE, extendedKeyUsage codeSigning, SKI/AKI, random serial.
     """
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
     try:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         alphabet = string.ascii_uppercase + string.digits
@@ -332,9 +323,6 @@ def generate_ephemeral_identity() -> SigningIdentity:
 
 def load_signing_identity(key_path: Path, cert_path: Path) -> SigningIdentity:
     """Load ``signingMethod.key``: an unencrypted PEM key and its certificate (chain)."""
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-    from ocisign.keys.pem import keys_match, load_certificates, load_private_key
 
     key = load_private_key(key_path)
     if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
@@ -352,8 +340,6 @@ def load_signing_identity(key_path: Path, cert_path: Path) -> SigningIdentity:
 
 
 def _sign_efi_file(path: Path, data: bytes, identity: SigningIdentity) -> tuple[bytes, int]:
-    from ocisign.boot.authenticode import signatures
-
     try:
         signed = sign_efi(data, identity)
     except ArtifactError as err:
@@ -419,9 +405,6 @@ def _stage(tmp: Path, original: Path, data: bytes) -> Path:
 
 
 def _write_public_cert(folder: Path, cert: x509.Certificate) -> None:
-    from cryptography.hazmat.primitives import serialization
-
-    from ocisign.util.fs import atomic_write
 
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
 from ocisign.errors import ArtifactError
 
 if TYPE_CHECKING:
@@ -227,9 +230,6 @@ def build_signed_data(
     signing_time: datetime | None = None,
 ) -> bytes:
     """A DER PKCS#7 ContentInfo(SignedData) over an Authenticode PE image digest (SHA-256)."""
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-
     if not certs:
         raise ArtifactError("no signing certificate given")
     sha256_alg = _seq(_oid(OID_SHA256), _NULL)

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ocisign.batch import BatchReport, Status
 from ocisign.errors import UsageError
 from ocisign.formats import ImageResult
@@ -122,8 +124,6 @@ def write_report(path: Path, report: BatchReport, fmt: str) -> None:
     if fmt == "json":
         data = json.dumps(report_document(report), indent=2) + "\n"
     elif fmt == "yaml":
-        import yaml
-
         data = yaml.safe_dump(report_document(report, yaml_keys=True), sort_keys=False)
     elif fmt == "csv":
         data = csv_text(report)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ocisign.cli._common import common_flags, output_option, print_json, print_table
+from ocisign.errors import UsageError
 
 if TYPE_CHECKING:
     from ocisign.boot.artifacts import SignArtifactsResult
@@ -82,6 +83,7 @@ def sign_artifacts(
     appended; a verity-hash file is replaced by a PKCS#7 signature of the root hash.
     Nothing changes unless every file could be signed.
     """
+    # imported here, not at the top: `sign-artifacts --help` loads no cryptography
     from ocisign.boot.artifacts import SignArtifactsRequest
     from ocisign.boot.artifacts import sign_artifacts as run
 
@@ -130,8 +132,6 @@ def _as_json(result: SignArtifactsResult) -> dict[str, object]:
 
 def _setup_logging(level: int, log_file: Path | None) -> None:
     """Progress lines on stderr at ``level``; everything (debug) in ``log_file``."""
-    from ocisign.errors import UsageError
-
     logger = logging.getLogger("ocisign.boot.artifacts")
     logger.handlers.clear()
     logger.propagate = False

@@ -89,8 +89,6 @@ def validate(ctx: click.Context, /, references: tuple[str, ...], **flags: Any) -
     request = _request(ctx, references, flags)
     report = run_validate(request)
     if flags["report"]:
-        from ocisign.cli import reports
-
         path = reports.report_path(flags["report"], flags["report_format"])
         reports.write_report(path, report, flags["report_format"])
     _render(report, flags["output_format"])

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ocisign.errors import ConfigError
@@ -237,8 +238,6 @@ def _preview_features_problem(features: list[str]) -> str | None:
 
 def _load(path: Path, model: type[M], prefix: str, hint: str) -> M:
     """Read and parse ``path`` (YAML, so JSON too) into ``model``; errors as upstream's."""
-    import yaml
-
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:

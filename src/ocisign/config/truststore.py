@@ -18,13 +18,12 @@ import re
 import stat
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 
 from ocisign.config import paths
 from ocisign.errors import ConfigError
-
-if TYPE_CHECKING:
-    from cryptography import x509
 
 STORE_TYPES = ("ca", "signingAuthority", "tsa")
 _NAME_RE = re.compile(r"^[a-zA-Z0-9_.-]+$")
@@ -66,8 +65,6 @@ def x509_root(root: Path | None = None) -> Path:
 
 def read_certificates(path: Path) -> list[x509.Certificate]:
     """All certificates of one PEM or DER file (ConfigError if there are none)."""
-    from cryptography import x509
-
     data = path.read_bytes()
     try:
         if b"-----BEGIN" in data:
@@ -86,8 +83,6 @@ def read_certificates(path: Path) -> list[x509.Certificate]:
 
 def is_self_signed(cert: x509.Certificate) -> bool:
     """True when ``cert`` names itself as issuer and its signature checks with its own key."""
-    from cryptography.exceptions import InvalidSignature
-
     try:
         cert.verify_directly_issued_by(cert)
     except (ValueError, TypeError, InvalidSignature):
@@ -97,8 +92,6 @@ def is_self_signed(cert: x509.Certificate) -> bool:
 
 def is_ca(cert: x509.Certificate) -> bool:
     """True when basicConstraints is present with cA=true."""
-    from cryptography import x509
-
     try:
         bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound:

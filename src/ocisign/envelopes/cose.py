@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import cbor2
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from ocisign.envelopes.notary import (
     H_AUTHENTIC_SIGNING_TIME,
@@ -79,8 +80,6 @@ def sig_structure(protected: bytes, payload: bytes) -> bytes:
 
 def build(request: SignRequest, signer: Signer) -> bytes:
     """Sign ``request`` with ``signer``; returns the tagged COSE_Sign1 bytes."""
-    from cryptography.hazmat.primitives.serialization import Encoding
-
     check_request(request)
     spec = key_spec(signer.key_spec())
     payload = struct_payload(sanitize_target(request.target))

@@ -15,6 +15,8 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from cryptography.hazmat.primitives.serialization import Encoding
+
 from ocisign.envelopes.notary import (
     H_AUTHENTIC_SIGNING_TIME,
     H_EXPIRY,
@@ -95,7 +97,6 @@ def build(request: SignRequest, signer: Signer) -> bytes:
     payload = b64url(sorted_payload(sanitize_target(request.target)))
     protected = b64url(protected_header(request, spec.jws_alg))
     signature = signer.sign(f"{protected}.{payload}".encode("ascii"), Scheme.NOTARY)
-    from cryptography.hazmat.primitives.serialization import Encoding
 
     header: dict[str, Any] = {
         "x5c": [b64std(c.public_bytes(Encoding.DER)) for c in signer.certificate_chain()]

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
 from ocisign.errors import SignatureError, VerificationError
 from ocisign.oci import EMPTY_JSON, NOTARY_PAYLOAD, NOTARY_SIGNATURE, OCI_MANIFEST, Descriptor
 from ocisign.util.encoding import go_json
 
 if TYPE_CHECKING:
-    from cryptography import x509
-
     from ocisign.signers.base import Signer
 
 SCHEME_X509 = "notary.x509"
@@ -314,8 +315,6 @@ def check_plugin_envelope(parsed: ParsedEnvelope, requested_payload: bytes) -> N
 
 def load_chain(ders: Sequence[bytes]) -> list[x509.Certificate]:
     """DER certificates -> objects; VerificationError for an empty or unreadable chain."""
-    from cryptography import x509
-
     if not ders:
         raise VerificationError("the envelope carries no certificate chain")
     chain = []
@@ -398,8 +397,6 @@ def media_type_of(envelope_format: str) -> str:
 
 def thumbprints(chain: Sequence[x509.Certificate]) -> list[str]:
     """Lowercase hex SHA-256 of each DER certificate, in chain order."""
-    from cryptography.hazmat.primitives.serialization import Encoding
-
     return [hashlib.sha256(c.public_bytes(Encoding.DER)).hexdigest() for c in chain]
 
 

@@ -17,6 +17,11 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import nacl.exceptions
+import nacl.secret
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
 from ocisign.errors import KeyFileError, PassphraseError
 from ocisign.keys.pem import PrivateKey, parse_private_key, read_file
 from ocisign.util.encoding import decode_std
@@ -44,8 +49,6 @@ def _b64(value: object, field: str, source: str) -> bytes:
 
 
 def _derive(passphrase: bytes, salt: bytes, n: int, r: int, p: int) -> bytes:
-    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-
     return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase)
 
 
@@ -96,8 +99,6 @@ def decrypt_private_key(pem: bytes, passphrase: bytes, source: str = "encrypted 
     if len(nonce) != 24:
         raise KeyFileError(f"{source}: secretbox nonce must be 24 bytes, not {len(nonce)}")
 
-    import nacl.exceptions
-    import nacl.secret
 
     box = nacl.secret.SecretBox(_derive(passphrase, salt, n, r, p))
     try:
@@ -120,8 +121,6 @@ def encrypt_private_key(key: PrivateKey, passphrase: bytes, n: int = DEFAULT_N) 
     """PEM ``ENCRYPTED SIGSTORE PRIVATE KEY`` of ``key`` (PKCS#8 inside, fresh salt/nonce)."""
     if (n, 8, 1) not in ACCEPTED_SCRYPT:
         raise ValueError(f"unsupported scrypt N={n}")
-    import nacl.secret
-    from cryptography.hazmat.primitives import serialization
 
     der = key.private_bytes(
         serialization.Encoding.DER,

@@ -22,12 +22,15 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ocisign.errors import VerificationError
-
-if TYPE_CHECKING:
-    from cryptography import x509
 
 OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
 OID_TST_INFO = "1.2.840.113549.1.9.16.1.4"
@@ -156,10 +159,6 @@ def _hash(oid: str, data: bytes) -> bytes:
 def _verify_signature(
     cert: x509.Certificate, sig_oid: str, digest_oid: str, sig: bytes, data: bytes
 ) -> None:
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-
     algo = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}[
         _HASHES[digest_oid]
     ]
@@ -186,9 +185,6 @@ def _tsa_chain(
     roots: list[x509.Certificate],
     at: datetime,
 ) -> list[x509.Certificate]:
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.serialization import Encoding
-
     root_der = {r.public_bytes(Encoding.DER) for r in roots}
     chain = [signer]
     for _ in range(10):
@@ -216,9 +212,6 @@ def _tsa_chain(
 
 
 def _check_tsa_leaf(cert: x509.Certificate) -> None:
-    from cryptography import x509
-    from cryptography.x509.oid import ExtendedKeyUsageOID
-
     try:
         ext = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
     except x509.ExtensionNotFound:
@@ -240,8 +233,6 @@ def verify_token(
 
 def verify(token: bytes, signature: bytes, roots: list[x509.Certificate]) -> TimestampInfo:
     """Verify an RFC 3161 token over ``signature`` against ``roots`` (VerificationError)."""
-    from cryptography import x509
-
     if not roots:
         raise VerificationError("no trusted TSA certificate found in trust store")
     try:
@@ -306,8 +297,6 @@ def verify(token: bytes, signature: bytes, roots: list[x509.Certificate]) -> Tim
 
 
 def _find_signer(sid: _Node, certs: list[x509.Certificate]) -> x509.Certificate:
-    from cryptography import x509
-
     if sid.tag == 0x30:  # IssuerAndSerialNumber
         issuer, serial = sid.children()
         number = int.from_bytes(serial.content, "big", signed=True)

@@ -19,6 +19,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import AuthorityInformationAccessOID
+
 from ocisign.config.trustpolicy import Action, TrustPolicyStatement, x509_identities
 from ocisign.config.truststore import load_store
 from ocisign.envelopes.notary import (
@@ -29,10 +33,10 @@ from ocisign.envelopes.notary import (
     ParsedEnvelope,
 )
 from ocisign.errors import ConfigError, OcisignError
+from ocisign.keys.codesigning import validate_signing_chain
+from ocisign.notary import timestamp
 
 if TYPE_CHECKING:
-    from cryptography import x509
-
     from ocisign.oci import Descriptor
 
 StoreLoader = Callable[[str], "list[x509.Certificate]"]
@@ -121,8 +125,6 @@ def _check_chain(chain: list[x509.Certificate]) -> str | None:
     nil)``), only the structure is checked here (``at=None``): certificate validity
     periods are the authentic-timestamp check's business.
     """
-    from ocisign.keys.codesigning import validate_signing_chain
-
     try:
         validate_signing_chain(chain, None)
     except (OcisignError, ValueError) as exc:
@@ -187,7 +189,6 @@ def _authenticity_error(
             f'"{statement.name}" lists no'
             f" {store_type} trust store for signing scheme {envelope.signing_scheme})"
         )
-    from cryptography.hazmat.primitives.serialization import Encoding
 
     wanted = {cert.public_bytes(Encoding.DER) for cert in trusted}
     if any(cert.public_bytes(Encoding.DER) in wanted for cert in envelope.cert_chain):
@@ -240,7 +241,6 @@ def _timestamp_error(
         return _validity_error(chain, now)
     if not envelope.timestamp_token:
         return "no timestamp countersignature was found in the signature envelope"
-    from ocisign.notary import timestamp
 
     roots: list[x509.Certificate] = []
     for ref in tsa_refs:
@@ -271,9 +271,6 @@ def _timestamp_error(
 def _revocation_error(chain: list[x509.Certificate], notices: list[str]) -> str | None:
     """Offline: a cert naming OCSP/CRL endpoints has an unknown status (as notation when
     it cannot reach them); a cert naming none is not revocable, which notation treats as good."""
-    from cryptography import x509
-    from cryptography.x509.oid import AuthorityInformationAccessOID
-
     for cert in chain:
         has_url = False
         try:

@@ -9,8 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ocisign.oci.reference import parse_reference
+from ocisign.registry.client import RegistryClient
+from ocisign.registry.layout import LayoutStore, parse_layout_reference
+
 if TYPE_CHECKING:
-    from ocisign.registry.client import RegistryClient
     from ocisign.registry.store import RegistryOptions, Store
 
 
@@ -33,12 +36,8 @@ def open_store(
 ) -> StoreTarget:
     """Open the store ``reference_text`` names (pass ``client`` to share one session)."""
     if oci_layout:
-        from ocisign.registry.layout import LayoutStore, parse_layout_reference
-
         path, tag, digest = parse_layout_reference(reference_text)
         return StoreTarget(LayoutStore(path), digest or tag, reference_text, str(path))
-    from ocisign.oci.reference import parse_reference
-    from ocisign.registry.client import RegistryClient
 
     ref = parse_reference(reference_text)
     client = client or RegistryClient(options)

@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import Any, Final, Literal, Protocol, runtime_checkable
 
 from ocisign.errors import RegistryError, VerificationError
-from ocisign.oci import INDEX_TYPES, MANIFEST_TYPES, Descriptor, Platform, is_digest
+from ocisign.oci import INDEX_TYPES, MANIFEST_TYPES, Descriptor, Platform, is_digest, sha256_digest
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # the most a manifest, envelope or payload read may be
 REFERRERS_API: Final = "referrers-api"
@@ -249,8 +249,6 @@ def build_index(manifests: list[Descriptor], annotations: dict[str, str] | None 
 
 def parse_manifest_bytes(data: bytes, media_type: str | None = None) -> Manifest:
     """Wrap pushed bytes as a Manifest (media type from the argument or the JSON)."""
-    from ocisign.oci import sha256_digest
-
     digest = sha256_digest(data)
     if media_type:
         return Manifest(data, media_type, digest)

@@ -14,9 +14,14 @@ import logging
 import random
 import threading
 import time
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InsecureRequestWarning
 
 from ocisign.errors import AuthError, NetworkError, NotFoundError, RegistryError
 from ocisign.oci.reference import is_loopback_host
@@ -63,9 +68,6 @@ class Transport:
     """Thread-safe HTTP access to registries with one pooled ``requests.Session``."""
 
     def __init__(self, options: RegistryOptions | None = None) -> None:
-        import requests
-        from requests.adapters import HTTPAdapter
-
         self.options = options or RegistryOptions()
         self.session = requests.Session()
         pool = max(10, self.options.jobs)
@@ -78,9 +80,6 @@ class Transport:
         if self.options.ca_file:
             self.verify = self.options.ca_file
         elif not self.options.tls_verify:
-            import warnings
-
-            from urllib3.exceptions import InsecureRequestWarning
 
             self.verify = False
             warnings.filterwarnings("ignore", category=InsecureRequestWarning)
@@ -169,8 +168,6 @@ class Transport:
         stream: bool = False,
     ) -> requests.Response:
         """One request with connection-error retries (and the loopback http fallback)."""
-        import requests
-
         retries = 0
         while True:
             url = path if "://" in path else self.url(host, path)
@@ -254,8 +251,6 @@ class Transport:
         self, host: str, params: dict[str, str], scopes: list[str], creds: Credentials | None
     ) -> tuple[str, float]:
         """Get a Bearer token from the challenge's realm (credentials only where allowed)."""
-        import requests
-
         realm = params["realm"]
         if creds and not may_send_credentials(host, realm):
             log.warning("not sending credentials to token realm %s over plain HTTP", realm)

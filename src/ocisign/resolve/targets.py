@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from ocisign.errors import RegistryError, UsageError
 from ocisign.oci import DOCKER_SCHEMA1, OCI_CONFIG, Descriptor, Platform
+from ocisign.registry.store import image_platform, platform_matches, select_platforms
 
 if TYPE_CHECKING:
     from ocisign.registry import StoreTarget
@@ -95,15 +96,12 @@ def resolve_targets(
         ]
         return Resolved(store, name, opened.ref, root, targets)
     platform = _image_platform(store, manifest)
-    from ocisign.registry.store import platform_matches
 
     keep = platform_matches(platform, archs, oses)
     return Resolved(store, name, opened.ref, root, [Target(root, platform)] if keep else [])
 
 
 def _select(index: Manifest, archs: Collection[str], oses: Collection[str]) -> list[Descriptor]:
-    from ocisign.registry.store import select_platforms
-
     return select_platforms(index, archs, oses)
 
 
@@ -111,6 +109,5 @@ def _image_platform(store: Store, manifest: Manifest) -> Platform | None:
     cfg = manifest.config
     if cfg is None or cfg.media_type not in (OCI_CONFIG, DOCKER_CONFIG):
         return None  # an artifact, not an image: no platform to filter on
-    from ocisign.registry.store import image_platform
 
     return image_platform(store, manifest)

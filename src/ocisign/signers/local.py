@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
 from ocisign.errors import KeyFileError
 from ocisign.keys.algorithms import Scheme, key_spec_of, sign_with
 
@@ -25,7 +27,6 @@ class LocalSigner:
     def __init__(self, private_key: Any, chain: Sequence[x509.Certificate] = ()) -> None:
         if chain:
             key_spec_of(private_key)  # a chain means a Notary key: refuse other types now
-            from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
             fmt = (Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
             mine = private_key.public_key().public_bytes(*fmt)

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from cryptography import x509
+
 from ocisign.config import paths
 from ocisign.errors import PluginError, SignatureError
 from ocisign.keys.algorithms import Scheme, key_spec, key_spec_of
@@ -28,7 +30,6 @@ from ocisign.oci import NOTARY_PAYLOAD
 from ocisign.util.encoding import decode_std
 
 if TYPE_CHECKING:
-    from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 CONTRACT_VERSION = "1.0"
@@ -318,8 +319,6 @@ class PluginSigner(_Plugin):
 
     def sign(self, data: bytes, scheme: Scheme = Scheme.NOTARY) -> bytes:
         """``generate-signature``: the plugin hashes and signs ``data``."""
-        from cryptography import x509
-
         where = f"plugin {self.plugin_name!r} generate-signature"
         if scheme is not Scheme.NOTARY:
             raise PluginError(f"plugin {self.plugin_name!r} makes Notary Project signatures "
