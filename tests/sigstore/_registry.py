@@ -2,7 +2,7 @@
 
 A thin layer over ``ocisign.registry`` (our client) and ``tests.fixtures.registry``; the
 ``.sig`` manifests it pushes are built by ``ocisign.envelopes.simplesigning`` directly (the
-signing path itself is ``ocisign.sigstore.attach``, tested in tests/sigstore_sign).
+signing path itself is ``ocisign.sigstore.attach``, tested in tests/sigstore).
 """
 
 from __future__ import annotations

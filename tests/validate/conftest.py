@@ -33,7 +33,7 @@ from ocisign.oci import (
 from ocisign.registry.store import Store, sigstore_tag
 from ocisign.signers.local import LocalSigner
 from tests.conftest import DATA, run_ocisign
-from tests.trust.conftest import make_store, pem  # noqa: F401 - shared helpers
+from tests.notary.conftest import make_store, pem  # noqa: F401 - shared helpers
 
 LAYOUTS = DATA / "notation" / "oci-layouts"
 TRUST = DATA / "trust"

@@ -21,7 +21,7 @@ from ocisign.boot import artifacts
 from ocisign.boot.artifacts import SignArtifactsRequest, SigningIdentity, sign_artifacts
 from ocisign.boot.authenticode import signatures
 from ocisign.errors import ArtifactError, CertificateError, KeyFileError
-from tests.artifacts.conftest import (
+from tests.boot.conftest import (
     ROOT_HASH,
     inject_yaml,
     make_pe,

@@ -18,7 +18,7 @@ from ocisign.errors import VerificationError
 from ocisign.notary.timestamp import verify
 from ocisign.notary.trust import verify_notary
 from ocisign.oci import Descriptor
-from tests.trust.conftest import TRUST, make_store, pem
+from tests.notary.conftest import TRUST, make_store, pem
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 TS = TRUST / "truststore/x509"

@@ -16,7 +16,7 @@ from ocisign.config.trustpolicy import (
     select_statement,
 )
 from ocisign.errors import ConfigError
-from tests.trust.conftest import TRUST
+from tests.notary.conftest import TRUST
 
 POLICIES = TRUST / "trustpolicies"
 INVALID = {

@@ -18,7 +18,7 @@ from ocisign.envelopes.notary import ParsedEnvelope
 from ocisign.errors import VerificationError
 from ocisign.notary.trust import REVOCATION_NOTICE, verify_any, verify_notary
 from ocisign.oci import OCI_MANIFEST, Descriptor
-from tests.trust.conftest import E2E_DIGEST, TRUST, make_store, pem
+from tests.notary.conftest import E2E_DIGEST, TRUST, make_store, pem
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 E2E_TARGET = Descriptor(OCI_MANIFEST, E2E_DIGEST, 517)

@@ -14,7 +14,7 @@ from ocisign.config.signartifacts import (
     resolve_public_keys_path,
 )
 from ocisign.errors import ConfigError
-from tests.artifacts.conftest import inject_yaml
+from tests.boot.conftest import inject_yaml
 
 
 def load(tmp_path: Path, text: str, name: str = "sign.yaml") -> Path:

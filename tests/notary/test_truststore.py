@@ -9,7 +9,7 @@ import pytest
 
 from ocisign.config.truststore import load_store, store_loader, x509_root
 from ocisign.errors import ConfigError
-from tests.trust.conftest import TRUST, make_store
+from tests.notary.conftest import TRUST, make_store
 
 STORE = TRUST / "truststore"
 

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from ocisign.boot import artifacts
 from ocisign.boot.artifacts import SignArtifactsRequest, SigningIdentity, sign_artifacts
 from ocisign.boot.authenticode import certificates, parse_pe, sign_pe, signatures
-from tests.artifacts.conftest import (
+from tests.boot.conftest import (
     ROOT_HASH,
     SHIM,
     independent_checksum,

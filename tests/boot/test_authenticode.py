@@ -23,7 +23,7 @@ from ocisign.boot.authenticode import (
     sign_pe,
     signatures,
 )
-from tests.artifacts.conftest import (
+from tests.boot.conftest import (
     SHIM,
     SYSTEMD_BOOT,
     UKI_STUB,
