@@ -14,7 +14,11 @@ ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src"
 DATA = Path(__file__).resolve().parent / "data"
 
-pytest_plugins = ["tests.fixtures.registry", "tests.fixtures.skopeo"]
+pytest_plugins = [
+    "tests.fixtures.registry",
+    "tests.fixtures.fake_registry",
+    "tests.fixtures.skopeo",
+]
 
 
 def cli_env(**extra: str) -> dict[str, str]:

@@ -38,8 +38,8 @@ from ocisign.registry.store import (
     select_platforms,
     sigstore_tag,
 )
+from tests.fixtures.fake_registry import FakeRegistry
 from tests.fixtures.registry import (
-    FakeRegistry,
     RunningRegistry,
     make_helper,
     push_test_image,

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from ocisign.oci import OCI_MANIFEST
-from tests.fixtures.registry import FakeRegistry, RunningRegistry, push_test_image
+from tests.fixtures.fake_registry import FakeRegistry
+from tests.fixtures.registry import RunningRegistry, push_test_image
 from tests.sign.conftest import E2E_DIGEST, Env, Result
 
 

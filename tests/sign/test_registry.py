@@ -9,7 +9,8 @@ import pytest
 from ocisign.envelopes.notary import THUMBPRINT_ANNOTATION, parse_envelope
 from ocisign.oci import NOTARY_SIGNATURE
 from ocisign.registry.store import referrers_tag
-from tests.fixtures.registry import FakeRegistry, RunningRegistry, push_test_image
+from tests.fixtures.fake_registry import FakeRegistry
+from tests.fixtures.registry import RunningRegistry, push_test_image
 from tests.sign.conftest import Env
 
 pytestmark = pytest.mark.integration

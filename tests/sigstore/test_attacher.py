@@ -15,7 +15,8 @@ from ocisign.registry.layout import LayoutStore
 from ocisign.registry.store import sigstore_tag
 from ocisign.resolve.targets import Resolved
 from ocisign.sigstore.attach import SigstoreAttacher
-from tests.fixtures.registry import FakeRegistry, RunningRegistry, push_test_image
+from tests.fixtures.fake_registry import FakeRegistry
+from tests.fixtures.registry import RunningRegistry, push_test_image
 
 from .conftest import (
     SKOPEO_PUB,

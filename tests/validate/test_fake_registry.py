@@ -9,7 +9,8 @@ from ocisign.envelopes.notary import signature_manifest
 from ocisign.notary.sign import sign_descriptor
 from ocisign.oci import EMPTY_JSON, NOTARY_SIGNATURE, OCI_CONFIG, OCI_MANIFEST, SIMPLESIGNING
 from ocisign.registry.store import sigstore_tag
-from tests.fixtures.registry import FakeRegistry, push_test_image
+from tests.fixtures.fake_registry import FakeRegistry
+from tests.fixtures.registry import push_test_image
 from tests.validate.conftest import (
     NOW,
     POLICIES,
