@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -63,3 +65,16 @@ def test_go_bool_spelling_of_flags() -> None:
     assert run("--tls-verify") == "0:True False"
     with pytest.raises(UsageError, match="invalid argument 'maybe' for --tls-verify"):
         cmd.main(["--tls-verify=maybe"], standalone_mode=False)
+
+
+def test_debug_and_verbose_hold_for_one_invocation_only(config_dir: Path) -> None:
+    """-d in one run of the group must not leak into the next run in the same process."""
+    runner = CliRunner()
+    args = ["sign", "--oci-layout", f"{config_dir}/missing:v1"]
+    first = runner.invoke(cli, ["-d", *args])
+    assert first.exit_code == 1 and "Traceback" in first.output
+    assert logging.getLogger("ocisign").level == logging.DEBUG
+    second = runner.invoke(cli, args)
+    assert second.exit_code == 1 and "Error:" in second.output
+    assert "Traceback" not in second.output
+    assert logging.getLogger("ocisign").level == logging.WARNING

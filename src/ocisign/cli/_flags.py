@@ -62,6 +62,33 @@ class GoBoolCommand(click.Command):
         return super().parse_args(ctx, rewritten)
 
 
+class TableChoice(click.Choice):  # type: ignore[type-arg]
+    """A ``click.Choice`` whose choices are read from the formats table when used, so a
+    format registered after import is offered too."""
+
+    def __init__(self, source: Callable[[], list[str]]) -> None:
+        self._source = source
+        super().__init__(source())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return tuple(self._source())
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        pass  # always the table's
+
+
+def format_choice() -> TableChoice:
+    """``--signature-format`` values: the formats table's names."""
+    return TableChoice(formats.names)
+
+
+def kind_choice() -> TableChoice:
+    """``validate --type`` values: the table's kinds, and ``any``."""
+    return TableChoice(lambda: [*formats.kinds(), formats.ANY_KIND])
+
+
 def key_value_pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
     """``k=v`` flag values -> dict (as notation: a missing '=' or a duplicate key is refused)."""
     out: dict[str, str] = {}

@@ -24,6 +24,7 @@ from ocisign.cli._flags import (
     GoBoolCommand,
     batch_options,
     duration_seconds,
+    format_choice,
     key_value_pairs,
     parse_expiry,
     registry_options,
@@ -48,7 +49,7 @@ def _from_cli(ctx: click.Context, *names: str) -> bool:
 
 @click.command("sign", cls=GoBoolCommand)
 @click.argument("references", nargs=-1)
-@click.option("--signature-format", type=click.Choice(formats.names()),
+@click.option("--signature-format", type=format_choice(),
               help="Signature format (default: config.json signatureFormat, else jws; "
                    "sigstore with --sigstore-key).")
 @click.option("-k", "--key", "key_name", help="Signing key name from the key store "

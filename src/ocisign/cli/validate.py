@@ -9,7 +9,6 @@ from typing import Any
 
 import click
 
-from ocisign import formats
 from ocisign.batch import BatchReport, Status, check_jobs, stderr_is_tty, write_failed_file
 from ocisign.cli import reports
 from ocisign.cli._common import common_flags, is_verbose, output_option, print_json, warn
@@ -17,7 +16,9 @@ from ocisign.cli._flags import (
     GoBoolCommand,
     batch_options,
     duration_seconds,
+    format_choice,
     key_value_pairs,
+    kind_choice,
     registry_options,
     registry_settings,
 )
@@ -29,6 +30,7 @@ from ocisign.verify import line_images
 from ocisign.verify import validate as run_validate
 
 VERIFY_TIME_ENV = "OCISIGN_VERIFY_TIME"
+NOTATION_KIND = "notation"  # the kind whose trust is --trust-policy / trustpolicy.json
 
 
 def _metadata(
@@ -68,9 +70,9 @@ def _metadata(
               help="KEY=VALUE that must be in the signed metadata (JWS/COSE); repeatable.")
 @click.option("--max-signatures", type=int, default=100, show_default=True,
               help="Most signatures examined per digest.")
-@click.option("--type", "kind", type=click.Choice([*formats.kinds(), ANY_KIND]),
+@click.option("--type", "kind", type=kind_choice(),
               default=ANY_KIND, show_default=True, help="Signature kind required.")
-@click.option("--signature-format", type=click.Choice(formats.names()),
+@click.option("--signature-format", type=format_choice(),
               help="Accepted for symmetry with sign; the format is detected from what is attached.")
 @click.option("-r", "--report", help="Write a report file ('[FORMAT]' is replaced by --format).")
 @click.option("--format", "report_format", type=click.Choice(["json", "yaml", "csv"]),
@@ -143,10 +145,10 @@ def _policy(path: str | None, kind: str, have_keys: bool) -> TrustPolicyDocument
     """The trust policy: the given file, else the config dir's if present (else None)."""
     if path:
         return load_trust_policy(Path(path))
-    if kind == "sigstore":
-        return None
+    if kind not in (NOTATION_KIND, ANY_KIND):
+        return None  # another kind asked for: the trust policy is not read
     default = default_policy_path()
-    if not default.exists() and not default.is_symlink() and (have_keys or kind == "any"):
+    if not default.exists() and not default.is_symlink() and (have_keys or kind == ANY_KIND):
         return None  # verify() reports "nothing to verify with" if no key either
     return load_trust_policy(default)
 
