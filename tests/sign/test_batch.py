@@ -87,6 +87,10 @@ def test_batch_list(env: Env, registry: RunningRegistry, tmp_path: Path) -> None
     bad_rows = [r for r in doc["results"] if r["status"] == "failed"]
     assert [r["line"] for r in bad_rows] == bad and all(r["error"] for r in bad_rows)
     assert [r["lineNo"] for r in bad_rows] == [4, 8, 10, 11]
+    # the ocisign.errors class behind each failure (missing, bad name x2, closed port)
+    assert [r["errorKind"] for r in bad_rows] == [
+        "NotFoundError", "InvalidReferenceError", "InvalidReferenceError", "NetworkError"]
+    assert all(r["errorKind"] is None for r in good)
 
 
 def test_positional_and_list_combined_all_good(
