@@ -14,26 +14,7 @@ from typing import TYPE_CHECKING, Any
 import cbor2
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from ocisign.envelopes.notary import (
-    H_AUTHENTIC_SIGNING_TIME,
-    H_EXPIRY,
-    H_SCHEME,
-    H_SIGNING_AGENT,
-    H_SIGNING_TIME,
-    H_TIMESTAMP,
-    SCHEME_X509,
-    Codec,
-    ParsedEnvelope,
-    SignRequest,
-    check_attributes,
-    check_request,
-    check_size,
-    critical_labels,
-    load_chain,
-    register,
-    sanitize_target,
-    struct_payload,
-)
+from ocisign.envelopes import notary
 from ocisign.errors import VerificationError
 from ocisign.keys.algorithms import Scheme, key_spec, spec_for_cose_alg, verify_raw
 from ocisign.oci import COSE_MEDIA_TYPE, NOTARY_PAYLOAD
@@ -43,7 +24,6 @@ if TYPE_CHECKING:
 
 COSE_SIGN1_TAG = 18
 ALG, CRIT, CONTENT_TYPE, X5CHAIN = 1, 2, 3, 33
-_TIME_LABELS = (H_SIGNING_TIME, H_AUTHENTIC_SIGNING_TIME, H_EXPIRY)
 # keep time tags as CBORTag so untagged or string times can be told apart and refused
 _KEEP_TAGS: dict[int, Any] = {
     0: lambda value, _immutable: cbor2.CBORTag(0, value),
@@ -55,20 +35,18 @@ def _epoch(value: datetime) -> cbor2.CBORTag:
     return cbor2.CBORTag(1, int(value.timestamp()))
 
 
-def protected_header(request: SignRequest, alg: int) -> bytes:
+def protected_header(request: notary.SignRequest, alg: int) -> bytes:
     """The encoded protected header map, in length-first canonical key order (go-cose)."""
     header: dict[Any, Any] = {
         ALG: alg,
-        CRIT: critical_labels(request, extended_first=False),
+        CRIT: notary.critical_labels(request, extended_first=False),
         CONTENT_TYPE: NOTARY_PAYLOAD,
-        H_SCHEME: request.signing_scheme,
+        notary.H_SCHEME: request.signing_scheme,
     }
-    time_label = (
-        H_SIGNING_TIME if request.signing_scheme == SCHEME_X509 else (H_AUTHENTIC_SIGNING_TIME)
-    )
+    time_label = notary.signing_time_label(request)
     header[time_label] = _epoch(request.signing_time)
     if request.expiry is not None:
-        header[H_EXPIRY] = _epoch(request.expiry)
+        header[notary.H_EXPIRY] = _epoch(request.expiry)
     header.update(request.extended_attributes)
     return bytes(cbor2.dumps(header, canonical=True))
 
@@ -78,18 +56,18 @@ def sig_structure(protected: bytes, payload: bytes) -> bytes:
     return bytes(cbor2.dumps(["Signature1", protected, b"", payload]))
 
 
-def build(request: SignRequest, signer: Signer) -> bytes:
+def build(request: notary.SignRequest, signer: Signer) -> bytes:
     """Sign ``request`` with ``signer``; returns the tagged COSE_Sign1 bytes."""
-    check_request(request)
+    notary.check_request(request)
     spec = key_spec(signer.key_spec())
-    payload = struct_payload(sanitize_target(request.target))
+    payload = notary.struct_payload(notary.sanitize_target(request.target))
     protected = protected_header(request, spec.cose_alg)
     signature = signer.sign(sig_structure(protected, payload), Scheme.NOTARY)
     unprotected: dict[Any, Any] = {
         X5CHAIN: [c.public_bytes(Encoding.DER) for c in signer.certificate_chain()]
     }
     if request.signing_agent:
-        unprotected[H_SIGNING_AGENT] = request.signing_agent
+        unprotected[notary.H_SIGNING_AGENT] = request.signing_agent
     message = cbor2.CBORTag(COSE_SIGN1_TAG, [protected, unprotected, payload, signature])
     return bytes(cbor2.dumps(message))
 
@@ -127,9 +105,9 @@ def _is_list(value: object) -> bool:
     return isinstance(value, Sequence) and not isinstance(value, str | bytes)
 
 
-def parse(data: bytes) -> ParsedEnvelope:
+def parse(data: bytes) -> notary.ParsedEnvelope:
     """Parse a COSE_Sign1 envelope and check its integrity (VerificationError otherwise)."""
-    check_size(data)
+    notary.check_size(data)
     message = _loads(data, "envelope")
     if not isinstance(message, cbor2.CBORTag) or message.tag != COSE_SIGN1_TAG:
         raise VerificationError("the envelope is not a tagged COSE_Sign1 message (tag 18)")
@@ -154,20 +132,20 @@ def parse(data: bytes) -> ParsedEnvelope:
     attributes: dict[str, Any] = {}
     for label, value in protected.items():
         if isinstance(label, str):
-            attributes[label] = _time(value, label) if label in _TIME_LABELS else value
+            attributes[label] = _time(value, label) if label in notary.TIME_LABELS else value
         elif label not in (ALG, CRIT, CONTENT_TYPE):
             raise VerificationError(f"unsupported COSE protected header label {label!r}")
-    signed = check_attributes(content_type, protected.get(CRIT), attributes)
+    signed = notary.check_attributes(content_type, protected.get(CRIT), attributes)
 
     x5chain: Any = unprotected.get(X5CHAIN)
     if not _is_list(x5chain) or not all(isinstance(c, bytes) for c in x5chain):
         raise VerificationError("the COSE x5chain (33) must be an array of DER certificates")
-    chain = load_chain(list(x5chain))
+    chain = notary.load_chain(list(x5chain))
     verify_raw(chain[0].public_key(), spec, sig_structure(protected_raw, payload), signature)
-    token = unprotected.get(H_TIMESTAMP)
+    token = unprotected.get(notary.H_TIMESTAMP)
     if token is not None and not isinstance(token, bytes):
         raise VerificationError("the COSE timestamp signature must be a byte string")
-    agent = unprotected.get(H_SIGNING_AGENT, "")
+    agent = unprotected.get(notary.H_SIGNING_AGENT, "")
     return signed.envelope(
         COSE_MEDIA_TYPE,
         payload,
@@ -179,4 +157,4 @@ def parse(data: bytes) -> ParsedEnvelope:
     )
 
 
-register(Codec("cose", COSE_MEDIA_TYPE, build, parse, struct_payload))
+notary.register(notary.Codec("cose", COSE_MEDIA_TYPE, build, parse, notary.struct_payload))

@@ -17,27 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from ocisign.envelopes.notary import (
-    H_AUTHENTIC_SIGNING_TIME,
-    H_EXPIRY,
-    H_SCHEME,
-    H_SIGNING_AGENT,
-    H_SIGNING_TIME,
-    H_TIMESTAMP,
-    SCHEME_X509,
-    Codec,
-    ParsedEnvelope,
-    SignRequest,
-    check_attributes,
-    check_request,
-    check_size,
-    critical_labels,
-    format_time,
-    load_chain,
-    register,
-    sanitize_target,
-    sorted_payload,
-)
+from ocisign.envelopes import notary
 from ocisign.errors import VerificationError
 from ocisign.keys.algorithms import Scheme, key_spec, spec_for_jws_alg, verify_raw
 from ocisign.oci import JWS_MEDIA_TYPE, NOTARY_PAYLOAD
@@ -47,7 +27,6 @@ if TYPE_CHECKING:
     from ocisign.signers.base import Signer
 
 _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
-_TIME_LABELS = (H_SIGNING_TIME, H_AUTHENTIC_SIGNING_TIME, H_EXPIRY)
 
 
 def b64url(data: bytes) -> str:
@@ -72,29 +51,27 @@ def b64std_decode(text: object, what: str) -> bytes:
     return decode_std(text, what, VerificationError)
 
 
-def protected_header(request: SignRequest, alg: str) -> bytes:
+def protected_header(request: notary.SignRequest, alg: str) -> bytes:
     """The protected header JSON: keys sorted, compact (Go writes a map)."""
     header: dict[str, Any] = {
         "alg": alg,
-        "crit": critical_labels(request, extended_first=True),
+        "crit": notary.critical_labels(request, extended_first=True),
         "cty": NOTARY_PAYLOAD,
-        H_SCHEME: request.signing_scheme,
+        notary.H_SCHEME: request.signing_scheme,
     }
-    time_label = (
-        H_SIGNING_TIME if request.signing_scheme == SCHEME_X509 else (H_AUTHENTIC_SIGNING_TIME)
-    )
-    header[time_label] = format_time(request.signing_time)
+    time_label = notary.signing_time_label(request)
+    header[time_label] = notary.format_time(request.signing_time)
     if request.expiry is not None:
-        header[H_EXPIRY] = format_time(request.expiry)
+        header[notary.H_EXPIRY] = notary.format_time(request.expiry)
     header.update(request.extended_attributes)
     return go_json({k: header[k] for k in sorted(header)})
 
 
-def build(request: SignRequest, signer: Signer) -> bytes:
+def build(request: notary.SignRequest, signer: Signer) -> bytes:
     """Sign ``request`` with ``signer`` and return the flattened JWS JSON bytes."""
-    check_request(request)
+    notary.check_request(request)
     spec = key_spec(signer.key_spec())
-    payload = b64url(sorted_payload(sanitize_target(request.target)))
+    payload = b64url(notary.sorted_payload(notary.sanitize_target(request.target)))
     protected = b64url(protected_header(request, spec.jws_alg))
     signature = signer.sign(f"{protected}.{payload}".encode("ascii"), Scheme.NOTARY)
 
@@ -102,7 +79,7 @@ def build(request: SignRequest, signer: Signer) -> bytes:
         "x5c": [b64std(c.public_bytes(Encoding.DER)) for c in signer.certificate_chain()]
     }
     if request.signing_agent:
-        header[H_SIGNING_AGENT] = request.signing_agent
+        header[notary.H_SIGNING_AGENT] = request.signing_agent
     envelope = {
         "payload": payload,
         "protected": protected,
@@ -124,9 +101,9 @@ def _time(value: object, label: str) -> datetime:
     return parsed
 
 
-def parse(data: bytes) -> ParsedEnvelope:
+def parse(data: bytes) -> notary.ParsedEnvelope:
     """Parse a JWS envelope and check its integrity; VerificationError says what is wrong."""
-    check_size(data)
+    notary.check_size(data)
     try:
         envelope = json.loads(data)
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -153,15 +130,15 @@ def parse(data: bytes) -> ParsedEnvelope:
 
     spec = spec_for_jws_alg(protected.get("alg"))
     attributes = {k: v for k, v in protected.items() if k not in ("alg", "cty", "crit")}
-    for label in _TIME_LABELS:
+    for label in notary.TIME_LABELS:
         if label in attributes:
             attributes[label] = _time(attributes[label], label)
-    signed = check_attributes(protected.get("cty"), protected.get("crit"), attributes)
+    signed = notary.check_attributes(protected.get("cty"), protected.get("crit"), attributes)
 
     x5c = header.get("x5c")
     if not isinstance(x5c, list):
         raise VerificationError("the JWS header has no x5c certificate list")
-    chain = load_chain([b64std_decode(c, "an x5c certificate") for c in x5c])
+    chain = notary.load_chain([b64std_decode(c, "an x5c certificate") for c in x5c])
     verify_raw(
         chain[0].public_key(),
         spec,
@@ -170,9 +147,9 @@ def parse(data: bytes) -> ParsedEnvelope:
         any_pss_salt=True,
     )
     token = None
-    if H_TIMESTAMP in header:
-        token = b64std_decode(header[H_TIMESTAMP], "the timestamp signature")
-    agent = header.get(H_SIGNING_AGENT, "")
+    if notary.H_TIMESTAMP in header:
+        token = b64std_decode(header[notary.H_TIMESTAMP], "the timestamp signature")
+    agent = header.get(notary.H_SIGNING_AGENT, "")
     return signed.envelope(
         JWS_MEDIA_TYPE,
         payload,
@@ -184,4 +161,4 @@ def parse(data: bytes) -> ParsedEnvelope:
     )
 
 
-register(Codec("jws", JWS_MEDIA_TYPE, build, parse, sorted_payload))
+notary.register(notary.Codec("jws", JWS_MEDIA_TYPE, build, parse, notary.sorted_payload))

@@ -41,6 +41,7 @@ CREATED_ANNOTATION = "org.opencontainers.image.created"
 MAX_ENVELOPE_SIZE = 4 * 1024 * 1024
 """Largest envelope ``parse`` reads (4 MiB; real envelopes are a few KiB)."""
 STANDARD_LABELS = frozenset({H_SCHEME, H_SIGNING_TIME, H_AUTHENTIC_SIGNING_TIME, H_EXPIRY})
+TIME_LABELS = (H_SIGNING_TIME, H_AUTHENTIC_SIGNING_TIME, H_EXPIRY)  # parsed as times
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,13 @@ def critical_labels(request: SignRequest, *, extended_first: bool) -> list[str]:
     if request.expiry is not None:
         crit.append(H_EXPIRY)
     return crit + ([] if extended_first else extended)
+
+
+def signing_time_label(request: SignRequest) -> str:
+    """The protected header that carries the signing time under the request's scheme."""
+    if request.signing_scheme == SCHEME_X509:
+        return H_SIGNING_TIME
+    return H_AUTHENTIC_SIGNING_TIME
 
 
 def check_request(request: SignRequest) -> None:
