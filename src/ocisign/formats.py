@@ -174,20 +174,9 @@ class Attacher(Protocol):
 class Checker(Protocol):
     """Verifies one kind of signature against the trust the user configured."""
 
-    @property
-    def kind(self) -> str:
-        """The kind it checks (``validate --type``)."""
-        ...
-
-    @property
-    def label(self) -> str:
-        """How messages name the kind: ``sigstore``, ``Notary Project``."""
-        ...
-
-    @property
-    def expands_index(self) -> bool:
-        """It needs an index's platform manifests resolved."""
-        ...
+    kind: str  # the kind it checks (validate --type)
+    label: str  # how messages name the kind: "sigstore", "Notary Project"
+    expands_index: bool  # it needs an index's platform manifests resolved
 
     def targets(self, resolved: Resolved) -> Sequence[Target]:
         """The targets of ``resolved`` this kind judges."""
@@ -202,27 +191,16 @@ class Checker(Protocol):
 class SignatureFormat(Protocol):
     """One entry of the table."""
 
-    @property
-    def name(self) -> str:
-        """``--signature-format`` value."""
-        ...
-
-    @property
-    def kind(self) -> str:
-        """``validate --type`` value; formats of one kind share a checker."""
-        ...
-
-    @property
-    def expands_index(self) -> bool:
-        """Signing covers an index's platform manifests too."""
-        ...
+    name: str  # --signature-format value
+    kind: str  # validate --type value; formats of one kind share a checker
+    expands_index: bool  # signing covers an index's platform manifests too
 
     def attacher(self, options: SignOptions, warn: Warn) -> Attacher: ...
 
     def checker(self, request: ValidateRequest) -> Checker | None: ...
 
 
-@dataclass(frozen=True)
+@dataclass
 class LazyFormat:
     """A table entry whose implementation module is imported on first use."""
 

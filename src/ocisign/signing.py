@@ -20,7 +20,7 @@ from ocisign.errors import NetworkError, OcisignError, UsageError
 from ocisign.formats import Attacher, SignOptions, SignResult, Warn
 from ocisign.oci import is_digest
 from ocisign.registry import StoreTarget, open_store
-from ocisign.registry.client import RegistryClient
+from ocisign.registry.client import RegistryClient, run_client
 from ocisign.resolve.imagelist import Line, batch_jobs
 from ocisign.resolve.targets import Resolved, Target, resolve_targets
 
@@ -50,19 +50,11 @@ def sign(options: SignOptions, *, warn: Warn | None = None) -> BatchReport:
         raise jobs[0].item.error  # one reference that does not parse: a usage error
     say = warn or (lambda message: None)
     attacher = fmt.attacher(options, say)
-    client = None
-    if not options.oci_layout:
-        client = RegistryClient(replace(options.registry,
-                                        jobs=max(options.registry.jobs, options.jobs)))
-    try:
+    registry = replace(options.registry, jobs=max(options.registry.jobs, options.jobs))
+    with run_client(registry, oci_layout=options.oci_layout) as client:
         run = _Run(options, fmt.expands_index, attacher, say, client)
-        return run_batch(
-            jobs, run.work, workers=options.jobs, timeout=options.timeout,
-            progress=options.progress, description="signing",
-        )
-    finally:
-        if client is not None:
-            client.close()
+        return run_batch(jobs, run.work, workers=options.jobs, timeout=options.timeout,
+                         progress=options.progress, description="signing")
 
 
 class _Once:

@@ -15,7 +15,7 @@ from ocisign.batch import BatchReport, LineResult, Outcome, Status, run_batch
 from ocisign.errors import UsageError
 from ocisign.formats import ANY_KIND, Check, Checker, ImageResult, ValidateRequest
 from ocisign.registry import open_store
-from ocisign.registry.client import RegistryClient
+from ocisign.registry.client import RegistryClient, run_client
 from ocisign.resolve.imagelist import Line, batch_jobs
 from ocisign.resolve.targets import Resolved, resolve_targets
 
@@ -30,16 +30,10 @@ def validate(request: ValidateRequest) -> BatchReport:
         request.references, request.image_list, oci_layout=request.oci_layout,
         registry=request.registry_override, project=request.project_override,
     )
-    client = None if request.oci_layout else RegistryClient(request.registry)
-    validator = _Validator(request, checkers, client)
-    try:
-        return run_batch(
-            jobs, validator.line, workers=request.jobs, timeout=request.timeout,
-            progress=request.progress, description="validating",
-        )
-    finally:
-        if client is not None:
-            client.close()
+    with run_client(request.registry, oci_layout=request.oci_layout) as client:
+        validator = _Validator(request, checkers, client)
+        return run_batch(jobs, validator.line, workers=request.jobs, timeout=request.timeout,
+                         progress=request.progress, description="validating")
 
 
 def line_images(line: LineResult) -> list[ImageResult]:

@@ -53,26 +53,17 @@ def configure_logging(ctx: click.Context) -> None:
         root.propagate = False
 
 
+_LOG_FLAGS = (
+    ("-v", "--verbose", VERBOSE, "Print more progress information."),
+    ("-d", "--debug", DEBUG, "Debug output, and a traceback for errors."),
+)
+
+
 def common_flags(func: F) -> F:
     """Add ``-d/--debug`` and ``-v/--verbose`` (accepted on the group and on every command)."""
-    func = click.option(
-        "-v",
-        "--verbose",
-        is_flag=True,
-        expose_value=False,
-        is_eager=True,
-        callback=_flag_callback(VERBOSE),
-        help="Print more progress information.",
-    )(func)
-    func = click.option(
-        "-d",
-        "--debug",
-        is_flag=True,
-        expose_value=False,
-        is_eager=True,
-        callback=_flag_callback(DEBUG),
-        help="Debug output, and a traceback for errors.",
-    )(func)
+    for short, long, key, text in _LOG_FLAGS:
+        func = click.option(short, long, is_flag=True, expose_value=False, is_eager=True,
+                            callback=_flag_callback(key), help=text)(func)
     return func
 
 

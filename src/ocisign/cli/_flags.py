@@ -200,6 +200,12 @@ def registry_settings(
     )
 
 
+def _platform_option(names: tuple[str, ...], default: str, what: str) -> Callable[[F], F]:
+    """hangar's -a/--os: repeatable, comma lists accepted."""
+    return click.option(*names, multiple=True, default=(default,), show_default=True,
+                        callback=_csv, help=f"{what} in a multi-arch image (comma list).")
+
+
 def batch_options(verb: str, failed_default: str = "sign-failed.txt") -> Callable[[F], F]:
     """hangar's image-list flags: -f, -a, --os, --registry, --project, -j, -o, --timeout."""
 
@@ -214,25 +220,9 @@ def batch_options(verb: str, failed_default: str = "sign-failed.txt") -> Callabl
                     type=click.Path(dir_okay=False),
                     help="Image list file: one reference per line ('#' and '//' lines skipped).",
                 ),
-                click.option(
-                    "-a",
-                    "--arch",
-                    "arches",
-                    multiple=True,
-                    default=("amd64,arm64",),
-                    show_default=True,
-                    callback=_csv,
-                    help=f"Architectures to {verb} in a multi-arch image (comma list).",
-                ),
-                click.option(
-                    "--os",
-                    "oses",
-                    multiple=True,
-                    default=("linux",),
-                    show_default=True,
-                    callback=_csv,
-                    help=f"Operating systems to {verb} in a multi-arch image (comma list).",
-                ),
+                _platform_option(("-a", "--arch", "arches"), "amd64,arm64",
+                                 f"Architectures to {verb}"),
+                _platform_option(("--os", "oses"), "linux", f"Operating systems to {verb}"),
                 click.option(
                     "--registry", "registry_override", help="Override the registry of every line."
                 ),

@@ -146,15 +146,8 @@ def parse(data: bytes) -> notary.ParsedEnvelope:
     if token is not None and not isinstance(token, bytes):
         raise VerificationError("the COSE timestamp signature must be a byte string")
     agent = unprotected.get(notary.H_SIGNING_AGENT, "")
-    return signed.envelope(
-        COSE_MEDIA_TYPE,
-        payload,
-        chain,
-        algorithm=spec.jws_alg,
-        signature=signature,
-        timestamp_token=token,
-        signing_agent=agent,
-    )
+    return signed.envelope(COSE_MEDIA_TYPE, payload, chain, algorithm=spec.jws_alg,
+                           signature=signature, timestamp_token=token, signing_agent=agent)
 
 
 notary.register(notary.Codec("cose", COSE_MEDIA_TYPE, build, parse, notary.struct_payload))

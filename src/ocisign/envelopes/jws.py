@@ -150,15 +150,8 @@ def parse(data: bytes) -> notary.ParsedEnvelope:
     if notary.H_TIMESTAMP in header:
         token = b64std_decode(header[notary.H_TIMESTAMP], "the timestamp signature")
     agent = header.get(notary.H_SIGNING_AGENT, "")
-    return signed.envelope(
-        JWS_MEDIA_TYPE,
-        payload,
-        chain,
-        algorithm=spec.jws_alg,
-        signature=signature,
-        timestamp_token=token,
-        signing_agent=agent,
-    )
+    return signed.envelope(JWS_MEDIA_TYPE, payload, chain, algorithm=spec.jws_alg,
+                           signature=signature, timestamp_token=token, signing_agent=agent)
 
 
 notary.register(notary.Codec("jws", JWS_MEDIA_TYPE, build, parse, notary.sorted_payload))

@@ -199,16 +199,20 @@ def _authenticity_error(
     )
 
 
-def _validity_error(chain: list[x509.Certificate], now: datetime) -> str | None:
+def _validity_error(
+    chain: list[x509.Certificate], earliest: datetime, latest: datetime | None = None,
+    what: str = "verification time is",
+) -> str | None:
+    """notation's message when ``earliest``..``latest`` leaves a certificate's validity."""
     for cert in chain:
-        if now < cert.not_valid_before_utc:
+        if earliest < cert.not_valid_before_utc:
             return (
-                f'verification time is before certificate "{_subject(cert)}" validity period, '
+                f'{what} before certificate "{_subject(cert)}" validity period, '
                 f'it will be valid from "{_gotime(cert.not_valid_before_utc)}"'
             )
-        if now > cert.not_valid_after_utc:
+        if (latest or earliest) > cert.not_valid_after_utc:
             return (
-                f'verification time is after certificate "{_subject(cert)}" validity period, '
+                f'{what} after certificate "{_subject(cert)}" validity period, '
                 f'it was expired at "{_gotime(cert.not_valid_after_utc)}"'
             )
     return None
@@ -241,7 +245,6 @@ def _timestamp_error(
         return _validity_error(chain, now)
     if not envelope.timestamp_token:
         return "no timestamp countersignature was found in the signature envelope"
-
     roots: list[x509.Certificate] = []
     for ref in tsa_refs:
         try:
@@ -254,18 +257,7 @@ def _timestamp_error(
         )
     except OcisignError as exc:
         return exc.message
-    for cert in chain:
-        if earliest < cert.not_valid_before_utc:
-            return (
-                f'timestamp can be before certificate "{_subject(cert)}" validity period, '
-                f'it will be valid from "{_gotime(cert.not_valid_before_utc)}"'
-            )
-        if latest > cert.not_valid_after_utc:
-            return (
-                f'timestamp can be after certificate "{_subject(cert)}" validity period, '
-                f'it was expired at "{_gotime(cert.not_valid_after_utc)}"'
-            )
-    return None
+    return _validity_error(chain, earliest, latest, "timestamp can be")
 
 
 def _revocation_error(chain: list[x509.Certificate], notices: list[str]) -> str | None:
