@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Required, TypedDict, Unpack
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -435,24 +435,30 @@ def integrity_failure(error: OcisignError | str) -> NotaryOutcome:
     )
 
 
+class TrustOptions(TypedDict, total=False):
+    """What :func:`verify_notary` judges against, besides the envelope."""
+
+    target: Required[Descriptor]
+    statement: Required[TrustPolicyStatement]
+    stores: StoreLoader
+    now: datetime | None
+    user_metadata: Mapping[str, str] | None
+    reference: str
+
+
 def verify_any(
     envelopes: Sequence[ParsedEnvelope | OcisignError],
     *,
-    target: Descriptor,
-    statement: TrustPolicyStatement,
-    stores: StoreLoader = load_store,
-    now: datetime | None = None,
-    user_metadata: Mapping[str, str] | None = None,
-    reference: str = "",
     max_signatures: int = 100,
+    **options: Unpack[TrustOptions],
 ) -> NotaryVerdict:
     """Verify an artifact's signatures in order; the first passing one wins.
 
     Items may be parser errors (they count as integrity failures). A ``skip`` level
     passes without looking at any signature, as notation does.
     """
-    ref = reference or target.digest
-    if statement.level == "skip":
+    ref = options["reference"] = options.get("reference") or options["target"].digest
+    if options["statement"].level == "skip":
         skipped = NotaryOutcome(True, "skip", notices=[skip_message(ref)], skipped=True)
         return NotaryVerdict(True, skipped)
     if not envelopes:
@@ -462,15 +468,7 @@ def verify_any(
         if isinstance(item, OcisignError):
             failures.append(integrity_failure(item))
             continue
-        result = verify_notary(
-            item,
-            target=target,
-            statement=statement,
-            stores=stores,
-            now=now,
-            user_metadata=user_metadata,
-            reference=ref,
-        )
+        result = verify_notary(item, **options)
         if result.passed:
             return NotaryVerdict(True, result, failures)
         failures.append(result)
