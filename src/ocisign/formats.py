@@ -76,14 +76,6 @@ class SignOptions:
 
 
 @dataclass(frozen=True)
-class PublicKeyFile:
-    """A public key to verify sigstore signatures with, and the file it came from."""
-
-    path: str
-    key: PublicKeyTypes
-
-
-@dataclass(frozen=True)
 class ValidateRequest:
     """Everything ``validate`` needs (built by the CLI from its flags)."""
 
@@ -109,6 +101,14 @@ class ValidateRequest:
     notation_platforms: bool = False  # -a/--os given: verify platforms' notary signatures too
     now: datetime | None = None
     progress: bool = False
+
+
+@dataclass(frozen=True)
+class PublicKeyFile:
+    """A public key to verify sigstore signatures with, and the file it came from."""
+
+    path: str
+    key: PublicKeyTypes
 
 
 # ---------------------------------------------------------------------- results

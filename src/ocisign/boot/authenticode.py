@@ -185,12 +185,8 @@ def signatures(data: bytes) -> list[bytes]:
     ]
 
 
-def sign_pe(
-    data: bytes,
-    key: PrivateKeyTypes,
-    certs: list[x509.Certificate],
-    signing_time: datetime | None = None,
-) -> bytes:
+def sign_pe(data: bytes, key: PrivateKeyTypes, certs: list[x509.Certificate],
+            signing_time: datetime | None = None) -> bytes:
     """Return ``data`` with one more Authenticode signature (``certs[0]`` is the signer's)."""
     layout = parse_pe(data)
     if layout.cert_table_size:
@@ -223,12 +219,8 @@ def sign_pe(
     return bytes(out)
 
 
-def build_signed_data(
-    digest: bytes,
-    key: PrivateKeyTypes,
-    certs: list[x509.Certificate],
-    signing_time: datetime | None = None,
-) -> bytes:
+def build_signed_data(digest: bytes, key: PrivateKeyTypes, certs: list[x509.Certificate],
+                      signing_time: datetime | None = None) -> bytes:
     """A DER PKCS#7 ContentInfo(SignedData) over an Authenticode PE image digest (SHA-256)."""
     if not certs:
         raise ArtifactError("no signing certificate given")

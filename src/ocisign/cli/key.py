@@ -41,14 +41,8 @@ def key() -> None:
 
 @key.command("generate")
 @click.argument("name")
-@click.option(
-    "--type",
-    "key_type",
-    type=click.Choice(KEY_TYPES),
-    default=DEFAULT_KEY_TYPE,
-    show_default=True,
-    help="Key type (notation cert generate-test makes rsa-2048).",
-)
+@click.option("--type", "key_type", type=click.Choice(KEY_TYPES), default=DEFAULT_KEY_TYPE,
+              show_default=True, help="Key type (notation cert generate-test makes rsa-2048).")
 @click.option(
     "--bits",
     type=click.Choice(["2048", "3072", "4096"]),
@@ -225,14 +219,8 @@ key.add_command(update, "set")
     show_default=True,
     help="Write PREFIX.key (encrypted private key) and PREFIX.pub.",
 )
-@click.option(
-    "--type",
-    "key_type",
-    type=click.Choice(KEY_TYPES),
-    default=DEFAULT_PAIR_KEY_TYPE,
-    show_default=True,
-    help="Key type (cosign generates ecdsa-p256).",
-)
+@click.option("--type", "key_type", type=click.Choice(KEY_TYPES), default=DEFAULT_PAIR_KEY_TYPE,
+              show_default=True, help="Key type (cosign generates ecdsa-p256).")
 @click.option(
     "--passphrase-file",
     type=_FILE,

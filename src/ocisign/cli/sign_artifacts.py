@@ -28,20 +28,11 @@ LOG_LEVELS = {
 
 
 @click.command("sign-artifacts")
-@click.option(
-    "--build-dir",
-    required=True,
-    metavar="DIR",
-    type=click.Path(path_type=Path),
-    help="Directory for temporary files (created if missing; its temp folder is removed).",
-)
-@click.option(
-    "--config-file",
-    required=True,
-    metavar="FILE",
-    type=click.Path(path_type=Path),
-    help="The sign-artifacts config file (YAML or JSON).",
-)
+@click.option("--build-dir", required=True, metavar="DIR", type=click.Path(path_type=Path),
+              help="Directory for temporary files (created if missing; its temp folder is "
+                   "removed).")
+@click.option("--config-file", required=True, metavar="FILE", type=click.Path(path_type=Path),
+              help="The sign-artifacts config file (YAML or JSON).")
 @click.option(
     "--artifacts-paths",
     "artifacts_path",

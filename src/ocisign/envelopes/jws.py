@@ -101,15 +101,20 @@ def _time(value: object, label: str) -> datetime:
     return parsed
 
 
+def _json_object(data: bytes, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise VerificationError(f"the JWS {what} is not JSON") from None
+    if not isinstance(value, dict):
+        raise VerificationError(f"the JWS {what} is not a JSON object")
+    return value
+
+
 def parse(data: bytes) -> notary.ParsedEnvelope:
     """Parse a JWS envelope and check its integrity; VerificationError says what is wrong."""
     notary.check_size(data)
-    try:
-        envelope = json.loads(data)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise VerificationError("the JWS envelope is not JSON") from None
-    if not isinstance(envelope, dict):
-        raise VerificationError("the JWS envelope is not a JSON object")
+    envelope = _json_object(data, "envelope")
     for member in ("payload", "protected", "header", "signature"):
         if member not in envelope:
             raise VerificationError(f"the JWS envelope has no {member!r} member")
@@ -118,12 +123,7 @@ def parse(data: bytes) -> notary.ParsedEnvelope:
     protected_raw = b64url_decode(protected_b64, "protected header")
     payload = b64url_decode(payload_b64, "payload")
     signature = b64url_decode(envelope["signature"], "signature")
-    try:
-        protected = json.loads(protected_raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise VerificationError("the JWS protected header is not JSON") from None
-    if not isinstance(protected, dict):
-        raise VerificationError("the JWS protected header is not a JSON object")
+    protected = _json_object(protected_raw, "protected header")
     header = envelope["header"]
     if not isinstance(header, dict):
         raise VerificationError("the JWS unprotected header is not a JSON object")

@@ -18,7 +18,10 @@ NAME_PATTERN = re.compile(r"[a-zA-Z0-9_.-]+")
 
 @dataclass(frozen=True)
 class GeneratedKey:
-    """The files ``key generate`` wrote and the entry it added."""
+    """The files ``key generate`` wrote and the entry it added.
+
+    ``trust_store_cert``: the certificate's copy in the ``ca`` trust store named after the key.
+    """
 
     entry: KeyEntry
     trust_store_cert: Path

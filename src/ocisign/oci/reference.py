@@ -22,7 +22,10 @@ _LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
 
 @dataclass(frozen=True)
 class Reference:
-    """A parsed image reference. ``tag`` and ``digest`` may both be set (digest wins)."""
+    """A parsed image reference, ``registry/repository[:tag][@digest]``.
+
+    ``tag`` and ``digest`` may both be set (the digest wins).
+    """
 
     registry: str
     repository: str

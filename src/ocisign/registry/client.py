@@ -97,15 +97,17 @@ class RegistryStore:
 
     # -- manifests ---------------------------------------------------------------------
 
-    def resolve(self, reference: str) -> Descriptor:
-        response = self.client.transport.request(
-            "HEAD",
-            self.host,
-            self._path("manifests", reference),
-            scopes=self._pull,
-            headers={"Accept": MANIFEST_ACCEPT},
-            what=f"resolve {self.name}:{reference}" if not is_digest(reference) else "",
+    def _manifest(
+        self, method: str, reference: str, what: str, max_bytes: int | None = None
+    ) -> requests.Response:
+        return self.client.transport.request(
+            method, self.host, self._path("manifests", reference), scopes=self._pull,
+            headers={"Accept": MANIFEST_ACCEPT}, what=what, max_bytes=max_bytes,
         )
+
+    def resolve(self, reference: str) -> Descriptor:
+        what = f"resolve {self.name}:{reference}" if not is_digest(reference) else ""
+        response = self._manifest("HEAD", reference, what)
         digest = response.headers.get("Docker-Content-Digest", "")
         size = response.headers.get("Content-Length", "")
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
@@ -116,15 +118,8 @@ class RegistryStore:
         return Descriptor(media_type, digest, int(size))
 
     def fetch_manifest(self, reference: str) -> Manifest:
-        response = self.client.transport.request(
-            "GET",
-            self.host,
-            self._path("manifests", reference),
-            scopes=self._pull,
-            headers={"Accept": MANIFEST_ACCEPT},
-            what=f"get manifest {self.name}{'@' if is_digest(reference) else ':'}{reference}",
-            max_bytes=MAX_MANIFEST_BYTES,
-        )
+        what = f"get manifest {self.name}{'@' if is_digest(reference) else ':'}{reference}"
+        response = self._manifest("GET", reference, what, max_bytes=MAX_MANIFEST_BYTES)
         raw = response.content
         if len(raw) > MAX_MANIFEST_BYTES:
             raise RegistryError(f"manifest {self.name}:{reference} is larger than 4 MiB")
