@@ -165,39 +165,6 @@ def test_add_local_and_plugin(tmp_path: Path) -> None:
 def test_add_bad_input(tmp_path: Path) -> None:
     cfg = tmp_path / "cfg"
     key, cert = str(E2E / "e2e.key"), str(E2E / "e2e.crt")
-    _fails(
-        cfg,
-        "key",
-        "add",
-        "k",
-        "--key-file",
-        "missing.key",
-        "--cert-file",
-        cert,
-        match="does not exist",
-    )
-    _fails(
-        cfg,
-        "key",
-        "add",
-        "k",
-        "--key-file",
-        key,
-        "--cert-file",
-        "missing.crt",
-        match="does not exist",
-    )
-    _fails(
-        cfg,
-        "key",
-        "add",
-        "k",
-        "--key-file",
-        cert,
-        "--cert-file",
-        cert,
-        match="holds no private key",
-    )
     ed = write(
         tmp_path / "ed.key",
         ed25519.Ed25519PrivateKey.generate().private_bytes(
@@ -206,52 +173,24 @@ def test_add_bad_input(tmp_path: Path) -> None:
             serialization.NoEncryption(),
         ),
     )
-    _fails(cfg, "key", "add", "k", "--key-file", str(ed), "--cert-file", cert, match="ed25519 key")
     _ok(cfg, "key", "generate", "other", "--type", "ecdsa-p256")
     other_cert = str(cfg / "localkeys" / "other.crt")
-    _fails(
-        cfg, "key", "add", "k", "--key-file", key, "--cert-file", other_cert, match="does not match"
-    )
-    _fails(cfg, "key", "add", "k", "--key-file", key, "--cert-file", key, match="no readable X.509")
-    _fails(
-        cfg,
-        "key",
-        "add",
-        "k",
-        "--key-file",
-        key,
-        code=2,
-        match="needs both --key-file and --cert-file",
-    )
-    _fails(cfg, "key", "add", "k", "--plugin", "p", code=2, match="needs both --plugin and --id")
-    _fails(
-        cfg,
-        "key",
-        "add",
-        "k",
-        "--plugin",
-        "p",
-        "--id",
-        "i",
-        "--key-file",
-        key,
-        code=2,
-        match="not both",
-    )
-    _fails(
-        cfg,
-        "key",
-        "add",
-        "k",
-        "--plugin",
-        "p",
-        "--id",
-        "i",
-        "--plugin-config",
-        "novalue",
-        code=2,
-        match="--plugin-config: 'novalue' is not KEY=VALUE",
-    )
+    local = ("--key-file", "--cert-file")
+    cases: list[tuple[tuple[str, ...], int, str]] = [
+        ((local[0], "missing.key", local[1], cert), 1, "does not exist"),
+        ((local[0], key, local[1], "missing.crt"), 1, "does not exist"),
+        ((local[0], cert, local[1], cert), 1, "holds no private key"),
+        ((local[0], str(ed), local[1], cert), 1, "ed25519 key"),
+        ((local[0], key, local[1], other_cert), 1, "does not match"),
+        ((local[0], key, local[1], key), 1, "no readable X.509"),
+        ((local[0], key), 2, "needs both --key-file and --cert-file"),
+        (("--plugin", "p"), 2, "needs both --plugin and --id"),
+        (("--plugin", "p", "--id", "i", local[0], key), 2, "not both"),
+        (("--plugin", "p", "--id", "i", "--plugin-config", "novalue"), 2,
+         "--plugin-config: 'novalue' is not KEY=VALUE"),
+    ]
+    for args, code, match in cases:
+        _fails(cfg, "key", "add", "k", *args, code=code, match=match)
     assert [k["name"] for k in json.loads((cfg / "signingkeys.json").read_text())["keys"]] == [
         "other"
     ]

@@ -16,7 +16,7 @@ from ocisign.config.trustpolicy import TrustPolicyStatement, load_trust_policy, 
 from ocisign.config.truststore import load_store
 from ocisign.envelopes.notary import ParsedEnvelope
 from ocisign.errors import VerificationError
-from ocisign.notary.trust import REVOCATION_NOTICE, verify_any, verify_notary
+from ocisign.notary.trust import REVOCATION_NOTICE, NotaryOutcome, verify_any, verify_notary
 from ocisign.oci import OCI_MANIFEST, Descriptor
 from tests.notary.conftest import E2E_DIGEST, TRUST, make_store, pem
 
@@ -60,6 +60,15 @@ def identity_statement(*identities: str, level: str = "strict") -> TrustPolicySt
     return _policy_doc({"level": level}, ["ca:e2e"], list(identities))
 
 
+def _check(
+    envelope: ParsedEnvelope, statement: TrustPolicyStatement, stores: Stores, *,
+    now: datetime = NOW, target: Descriptor = E2E_TARGET, **extra: Any,
+) -> NotaryOutcome:
+    """``verify_notary`` of one envelope, the e2e target and NOW by default."""
+    return verify_notary(envelope, target=target, statement=statement, stores=stores, now=now,
+                         **extra)
+
+
 def stores_with(tmp_path: Path, layout: dict[str, list[Path | bytes]]) -> Stores:
     root = make_store(tmp_path / "ts", layout)
     return lambda ref: load_store(ref, root)
@@ -80,13 +89,7 @@ def stores_with(tmp_path: Path, layout: dict[str, list[Path | bytes]]) -> Stores
     ],
 )
 def test_valid_signature_passes(name: str, envelope: Env, e2e_store: Stores) -> None:
-    out = verify_notary(
-        envelope("e2e-valid-signature.jws"),
-        target=E2E_TARGET,
-        statement=policy(name),
-        stores=e2e_store,
-        now=NOW,
-    )
+    out = _check(envelope("e2e-valid-signature.jws"), policy(name), e2e_store)
     assert out.passed, out.failure
     assert out.failure == "" and out.warnings == []
     assert out.signer == "CN=e2e,O=Notary,L=Seattle,ST=WA,C=US"
@@ -104,12 +107,8 @@ def test_valid_signature_passes(name: str, envelope: Env, e2e_store: Stores) -> 
 
 
 def test_valid_signature_timestamp_always_needs_token(envelope: Env, e2e_store: Stores) -> None:
-    out = verify_notary(
-        envelope("e2e-valid-signature.jws"),
-        target=E2E_TARGET,
-        statement=policy("timestamp_trustpolicy.json"),
-        stores=e2e_store,
-        now=NOW,
+    out = _check(
+        envelope("e2e-valid-signature.jws"), policy("timestamp_trustpolicy.json"), e2e_store,
     )
     assert not out.passed
     assert out.failure.startswith("authenticTimestamp validation failed")
@@ -135,13 +134,7 @@ def test_skip_level(envelope: Env) -> None:
 
 
 def test_expired_signature_fails_strict(envelope: Env, e2e_store: Stores) -> None:
-    out = verify_notary(
-        envelope("e2e-expired-signature.jws"),
-        target=E2E_TARGET,
-        statement=policy("trustpolicy.json"),
-        stores=e2e_store,
-        now=NOW,
-    )
+    out = _check(envelope("e2e-expired-signature.jws"), policy("trustpolicy.json"), e2e_store)
     assert not out.passed
     assert out.failure == (
         "expiry validation failed. Failure reason: digital signature has expired on "
@@ -155,13 +148,7 @@ def test_expired_signature_fails_strict(envelope: Env, e2e_store: Stores) -> Non
     ["permissive_trustpolicy.json", "audit_trustpolicy.json", "override_strict_trustpolicy.json"],
 )
 def test_expired_signature_logged(name: str, envelope: Env, e2e_store: Stores) -> None:
-    out = verify_notary(
-        envelope("e2e-expired-signature.jws"),
-        target=E2E_TARGET,
-        statement=policy(name),
-        stores=e2e_store,
-        now=NOW,
-    )
+    out = _check(envelope("e2e-expired-signature.jws"), policy(name), e2e_store)
     assert out.passed
     assert len(out.warnings) == 1
     assert out.warnings[0].startswith(
@@ -170,12 +157,9 @@ def test_expired_signature_logged(name: str, envelope: Env, e2e_store: Stores) -
 
 
 def test_expired_signature_override_enforce(envelope: Env, e2e_store: Stores) -> None:
-    out = verify_notary(
-        envelope("e2e-expired-signature.jws"),
-        target=E2E_TARGET,
-        statement=policy("override_permissive_trustpolicy.json"),
-        stores=e2e_store,
-        now=NOW,
+    out = _check(
+        envelope("e2e-expired-signature.jws"), policy("override_permissive_trustpolicy.json"),
+        e2e_store,
     )
     assert not out.passed and out.failure.startswith("expiry validation failed")
 
@@ -184,14 +168,8 @@ def test_expiry_boundary(envelope: Env, e2e_store: Stores) -> None:
     env = envelope("e2e-expired-signature.jws")
     assert env.expiry is not None
     st = policy("trustpolicy.json")
-    before = verify_notary(
-        env,
-        target=E2E_TARGET,
-        statement=st,
-        stores=e2e_store,
-        now=env.expiry - timedelta(seconds=1),
-    )
-    at = verify_notary(env, target=E2E_TARGET, statement=st, stores=e2e_store, now=env.expiry)
+    before = _check(env, st, e2e_store, now=env.expiry - timedelta(seconds=1))
+    at = _check(env, st, e2e_store, now=env.expiry)
     assert before.passed and not at.passed
 
 
@@ -204,13 +182,7 @@ def expired_store(tmp_path: Path) -> Stores:
 
 
 def test_expired_cert_fails_strict(envelope: Env, expired_store: Stores) -> None:
-    out = verify_notary(
-        envelope("e2e-with-expired-cert.jws"),
-        target=E2E_TARGET,
-        statement=policy("trustpolicy.json"),
-        stores=expired_store,
-        now=NOW,
-    )
+    out = _check(envelope("e2e-with-expired-cert.jws"), policy("trustpolicy.json"), expired_store)
     assert not out.passed
     assert out.failure.startswith(
         "authenticTimestamp validation failed. Failure reason: verification time is after "
@@ -220,23 +192,14 @@ def test_expired_cert_fails_strict(envelope: Env, expired_store: Stores) -> None
 
 @pytest.mark.parametrize("name", ["permissive_trustpolicy.json", "audit_trustpolicy.json"])
 def test_expired_cert_logged(name: str, envelope: Env, expired_store: Stores) -> None:
-    out = verify_notary(
-        envelope("e2e-with-expired-cert.jws"),
-        target=E2E_TARGET,
-        statement=policy(name),
-        stores=expired_store,
-        now=NOW,
-    )
+    out = _check(envelope("e2e-with-expired-cert.jws"), policy(name), expired_store)
     assert out.passed
     assert [w.split(" ")[0] for w in out.warnings] == ["authenticTimestamp"]
 
 
 def test_expired_cert_valid_inside_its_window(envelope: Env, expired_store: Stores) -> None:
-    out = verify_notary(
-        envelope("e2e-with-expired-cert.jws"),
-        target=E2E_TARGET,
-        statement=policy("trustpolicy.json"),
-        stores=expired_store,
+    out = _check(
+        envelope("e2e-with-expired-cert.jws"), policy("trustpolicy.json"), expired_store,
         now=datetime(2023, 6, 26, 12, tzinfo=UTC),
     )
     assert out.passed, out.failure
@@ -246,13 +209,7 @@ def test_expired_cert_valid_inside_its_window(envelope: Env, expired_store: Stor
 
 
 def test_untrusted_signer_fails_authenticity(envelope: Env, e2e_store: Stores) -> None:
-    out = verify_notary(
-        envelope("e2e-testcert11.jws"),
-        target=E2E_TARGET,
-        statement=policy("trustpolicy.json"),
-        stores=e2e_store,
-        now=NOW,
-    )
+    out = _check(envelope("e2e-testcert11.jws"), policy("trustpolicy.json"), e2e_store)
     assert not out.passed
     assert out.failure.startswith(
         "authenticity validation failed. Failure reason: signature is not produced by a "
@@ -261,38 +218,20 @@ def test_untrusted_signer_fails_authenticity(envelope: Env, e2e_store: Stores) -
 
 
 def test_untrusted_signer_logged_at_audit(envelope: Env, e2e_store: Stores) -> None:
-    out = verify_notary(
-        envelope("e2e-testcert11.jws"),
-        target=E2E_TARGET,
-        statement=policy("audit_trustpolicy.json"),
-        stores=e2e_store,
-        now=NOW,
-    )
+    out = _check(envelope("e2e-testcert11.jws"), policy("audit_trustpolicy.json"), e2e_store)
     assert out.passed
     assert [w.split(" ")[0] for w in out.warnings] == ["authenticity", "authenticTimestamp"]
 
 
 def test_wrong_trust_store_fails(envelope: Env, tmp_path: Path) -> None:
     stores = stores_with(tmp_path, {"ca:e2e": [TRUST / "keys" / "new_e2e.crt"]})
-    out = verify_notary(
-        envelope("e2e-valid-signature.jws"),
-        target=E2E_TARGET,
-        statement=policy("trustpolicy.json"),
-        stores=stores,
-        now=NOW,
-    )
+    out = _check(envelope("e2e-valid-signature.jws"), policy("trustpolicy.json"), stores)
     assert not out.passed and "not produced by a trusted signer" in out.failure
 
 
 def test_missing_trust_store_fails_authenticity(envelope: Env, tmp_path: Path) -> None:
     stores = stores_with(tmp_path, {"ca:other": [TRUST / "keys" / "e2e.crt"]})
-    out = verify_notary(
-        envelope("e2e-valid-signature.jws"),
-        target=E2E_TARGET,
-        statement=policy("trustpolicy.json"),
-        stores=stores,
-        now=NOW,
-    )
+    out = _check(envelope("e2e-valid-signature.jws"), policy("trustpolicy.json"), stores)
     assert not out.passed
     assert "failed to load the trust store 'ca:e2e'" in out.failure
     assert "does not exist" in out.failure
@@ -363,23 +302,14 @@ def test_verify_any_none_and_integrity_errors(e2e_store: Stores) -> None:
     ["valid_trusted_identity_trustpolicy.json", "multiple_trusted_identity_trustpolicy.json"],
 )
 def test_trusted_identity_vectors_match(name: str, envelope: Env, e2e_store: Stores) -> None:
-    out = verify_notary(
-        envelope("e2e-valid-signature.jws"),
-        target=E2E_TARGET,
-        statement=policy(name),
-        stores=e2e_store,
-        now=NOW,
-    )
+    out = _check(envelope("e2e-valid-signature.jws"), policy(name), e2e_store)
     assert out.passed, out.failure
 
 
 def test_trusted_identity_mismatch_vector(envelope: Env, e2e_store: Stores) -> None:
-    out = verify_notary(
-        envelope("e2e-valid-signature.jws"),
-        target=E2E_TARGET,
-        statement=policy("invalid_trusted_identity_trustpolicy.json"),
-        stores=e2e_store,
-        now=NOW,
+    out = _check(
+        envelope("e2e-valid-signature.jws"), policy("invalid_trusted_identity_trustpolicy.json"),
+        e2e_store,
     )
     assert not out.passed
     assert (
@@ -402,25 +332,13 @@ def test_trusted_identity_mismatch_vector(envelope: Env, e2e_store: Stores) -> N
 def test_identity_subset_semantics(
     identity: str, ok: bool, envelope: Env, e2e_store: Stores
 ) -> None:
-    out = verify_notary(
-        envelope("e2e-valid-signature.jws"),
-        target=E2E_TARGET,
-        statement=identity_statement(identity),
-        stores=e2e_store,
-        now=NOW,
-    )
+    out = _check(envelope("e2e-valid-signature.jws"), identity_statement(identity), e2e_store)
     assert out.passed is ok, out.failure
 
 
 def test_identity_mismatch_logged_at_audit(envelope: Env, e2e_store: Stores) -> None:
     st = identity_statement("x509.subject: C=US, ST=WA, O=Other", level="audit")
-    out = verify_notary(
-        envelope("e2e-valid-signature.jws"),
-        target=E2E_TARGET,
-        statement=st,
-        stores=e2e_store,
-        now=NOW,
-    )
+    out = _check(envelope("e2e-valid-signature.jws"), st, e2e_store)
     assert out.passed and out.warnings[0].startswith("authenticity validation failed with")
 
 
@@ -439,13 +357,7 @@ def test_identity_mismatch_logged_at_audit(envelope: Env, e2e_store: Stores) -> 
 def test_signature_copied_to_other_target_fails(
     target: Descriptor, name: str, envelope: Env, e2e_store: Stores
 ) -> None:
-    out = verify_notary(
-        envelope("e2e-valid-signature.jws"),
-        target=target,
-        statement=policy(name),
-        stores=e2e_store,
-        now=NOW,
-    )
+    out = _check(envelope("e2e-valid-signature.jws"), policy(name), e2e_store, target=target)
     assert not out.passed and out.failure.startswith("content descriptor mismatch")
 
 
@@ -470,12 +382,8 @@ def test_user_metadata(
     meta: dict[str, str], ok: bool, metadata_case: tuple[ParsedEnvelope, Descriptor, Stores]
 ) -> None:
     env, target, stores = metadata_case
-    out = verify_notary(
-        env,
-        target=target,
-        statement=statement("audit"),
-        stores=stores,
-        now=datetime(2023, 1, 11, 12, tzinfo=UTC),
+    out = _check(
+        env, statement("audit"), stores, now=datetime(2023, 1, 11, 12, tzinfo=UTC), target=target,
         user_metadata=meta,
     )
     assert out.passed is ok
@@ -497,46 +405,27 @@ def test_signing_authority_uses_signing_authority_stores(
 ) -> None:
     env = envelope("mock/sa_valid_sig_env.json")
     target = Descriptor.from_dict(env.target)
-    good = verify_notary(
-        env,
-        target=target,
-        statement=statement(stores=["signingAuthority:root"]),
-        stores=mock_stores,
-        now=NOW,
-    )
+    good = _check(env, statement(stores=["signingAuthority:root"]), mock_stores, target=target)
     assert good.passed, good.failure
     assert good.signing_time == datetime(2020, 11, 9, 7, tzinfo=UTC)
-    wrong = verify_notary(
-        env, target=target, statement=statement(stores=["ca:root"]), stores=mock_stores, now=NOW
-    )
+    wrong = _check(env, statement(stores=["ca:root"]), mock_stores, target=target)
     assert not wrong.passed and "no trusted certificates are found" in wrong.failure
 
 
 def test_x509_scheme_uses_ca_stores(envelope: Env, mock_stores: Stores) -> None:
     env = envelope("mock/ca_valid_sig_env.json")
     target = Descriptor.from_dict(env.target)
-    assert verify_notary(
-        env, target=target, statement=statement(stores=["ca:root"]), stores=mock_stores, now=NOW
-    ).passed
-    out = verify_notary(
-        env,
-        target=target,
-        statement=statement(stores=["signingAuthority:root"]),
-        stores=mock_stores,
-        now=NOW,
-    )
+    assert _check(env, statement(stores=["ca:root"]), mock_stores, target=target).passed
+    out = _check(env, statement(stores=["signingAuthority:root"]), mock_stores, target=target)
     assert not out.passed and "no trusted certificates are found" in out.failure
 
 
 def test_signing_authority_time_outside_validity(envelope: Env, mock_stores: Stores) -> None:
     env = envelope("mock/sa_valid_sig_env.json")
     early = dataclasses.replace(env, authentic_signing_time=datetime(2019, 1, 1, tzinfo=UTC))
-    out = verify_notary(
-        early,
+    out = _check(
+        early, statement(stores=["signingAuthority:root"]), mock_stores,
         target=Descriptor.from_dict(env.target),
-        statement=statement(stores=["signingAuthority:root"]),
-        stores=mock_stores,
-        now=NOW,
     )
     assert not out.passed
     assert "was not valid when the digital signature was produced" in out.failure
@@ -544,12 +433,9 @@ def test_signing_authority_time_outside_validity(envelope: Env, mock_stores: Sto
 
 def test_signing_authority_expired(envelope: Env, mock_stores: Stores) -> None:
     env = envelope("mock/sa_expired_sig_env.json")
-    out = verify_notary(
-        env,
+    out = _check(
+        env, statement(stores=["signingAuthority:root"]), mock_stores,
         target=Descriptor.from_dict(env.target),
-        statement=statement(stores=["signingAuthority:root"]),
-        stores=mock_stores,
-        now=NOW,
     )
     assert not out.passed and out.failure.startswith("expiry validation failed")
 
@@ -557,12 +443,9 @@ def test_signing_authority_expired(envelope: Env, mock_stores: Stores) -> None:
 @pytest.mark.parametrize("level", ["strict", "audit"])
 def test_verification_plugin_required(level: str, envelope: Env, mock_stores: Stores) -> None:
     env = envelope("mock/ca_plugin_sig_env.json")
-    out = verify_notary(
-        env,
+    out = _check(
+        env, statement(level, stores=["ca:root"]), mock_stores,
         target=Descriptor.from_dict(env.target),
-        statement=statement(level, stores=["ca:root"]),
-        stores=mock_stores,
-        now=NOW,
     )
     assert not out.passed
     assert 'requires verification plugin "plugin-name"' in out.failure
@@ -575,14 +458,12 @@ def test_non_code_signing_cert_fails(envelope: Env, tmp_path: Path) -> None:
     )
     stores = stores_with(tmp_path, {"ca:e2e": [pem(cert)]})
     for name in ("trustpolicy.json", "audit_trustpolicy.json"):
-        out = verify_notary(env, target=E2E_TARGET, statement=policy(name), stores=stores, now=NOW)
+        out = _check(env, policy(name), stores)
         assert not out.passed and out.failure.startswith("integrity validation failed")
     good = make_cert()
     env = dataclasses.replace(env, cert_chain=[good])
     stores = stores_with(tmp_path / "2", {"ca:e2e": [pem(good)]})
-    out = verify_notary(
-        env, target=E2E_TARGET, statement=policy("trustpolicy.json"), stores=stores, now=NOW
-    )
+    out = _check(env, policy("trustpolicy.json"), stores)
     assert out.passed, out.failure
 
 
@@ -644,9 +525,7 @@ def test_revocation_unknown_offline(
     )
     stores = stores_with(tmp_path, {"ca:t": [pem(cert)]})
     extra = {"override": override} if override else {}
-    out = verify_notary(
-        env, target=E2E_TARGET, statement=statement(level, **extra), stores=stores, now=NOW
-    )
+    out = _check(env, statement(level, **extra), stores)
     assert out.passed is passed, out.failure
     assert (REVOCATION_NOTICE in out.notices) is notice
     if not passed:
