@@ -33,6 +33,7 @@ demo: install
 lint: install-test
 	$(PY) -m ruff check src tests bench
 	$(PY) -m mypy
+	$(BIN)lint-imports
 
 test: sysdeps install-test lint
 	PATH="$(BIN):$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
