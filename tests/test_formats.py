@@ -16,7 +16,8 @@ from ocisign.errors import UsageError
 from ocisign.formats import Attacher, Checker, LazyFormat, SignatureFormat, SignOptions
 from tests.conftest import ROOT
 
-TOY = LazyFormat("toy", "toy", False, "tests.toy_format", "a toy format for the tests")
+TOY = LazyFormat("toy", "toy", False, "tests.toy_format:attacher", "tests.toy_format:checker",
+                 "a toy format for the tests")
 
 
 @pytest.fixture

@@ -3,11 +3,11 @@
 A format is one :class:`SignatureFormat`: its name (``--signature-format``), its kind
 (``validate --type``), whether signing it covers an index's platform manifests, an
 ``attacher`` that ``sign`` uses and a ``checker`` that ``validate`` uses. The built-in
-entries name the module that implements them; it is imported only when a run needs it, so
-``ocisign sign --help`` loads no format. A module ``M`` named by an entry provides::
+entries name the factories that implement them; each is imported only when a run needs it,
+so ``ocisign sign --help`` loads no format::
 
-    M.attacher(fmt, options, warn) -> Attacher      # one per sign run
-    M.checker(fmt, request) -> Checker | None       # one per validate run and kind;
+    attacher(fmt, options, warn) -> Attacher        # one per sign run
+    checker(fmt, request) -> Checker | None         # one per validate run and kind;
                                                     # None: the user configured no trust for it
 
 Formats of one kind share one checker (JWS and COSE are both judged by the Notary trust
@@ -202,35 +202,43 @@ class SignatureFormat(Protocol):
 
 @dataclass
 class LazyFormat:
-    """A table entry whose implementation module is imported on first use."""
+    """A table entry whose implementation is imported on first use.
+
+    ``attach`` and ``check`` name ``module:function`` factories, imported only by the run
+    that needs them (``validate`` never loads an attacher, ``sign`` never a checker):
+    ``attacher(fmt, options, warn) -> Attacher`` and ``checker(fmt, request) -> Checker | None``.
+    """
 
     name: str
     kind: str
     expands_index: bool
-    module: str  # provides attacher(fmt, options, warn) and checker(fmt, request)
+    attach: str
+    check: str
     description: str = ""
 
-    def _impl(self) -> Any:
-        return importlib.import_module(self.module)
-
     def attacher(self, options: SignOptions, warn: Warn) -> Attacher:
-        attacher: Attacher = self._impl().attacher(self, options, warn)
+        attacher: Attacher = _load(self.attach)(self, options, warn)
         return attacher
 
     def checker(self, request: ValidateRequest) -> Checker | None:
-        checker: Checker | None = self._impl().checker(self, request)
+        checker: Checker | None = _load(self.check)(self, request)
         return checker
+
+
+def _load(target: str) -> Any:
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 _TABLE: dict[str, SignatureFormat] = {
     entry.name: entry
     for entry in (
-        LazyFormat("sigstore", "sigstore", True, "ocisign.sigstore.format",
-                   "cosign simple signing"),
-        LazyFormat("jws", "notation", False, "ocisign.notary.format",
-                   "Notary Project JWS envelope"),
-        LazyFormat("cose", "notation", False, "ocisign.notary.format",
-                   "Notary Project COSE envelope"),
+        LazyFormat("sigstore", "sigstore", True, "ocisign.sigstore.attach:attacher",
+                   "ocisign.sigstore.verify:checker", "cosign simple signing"),
+        LazyFormat("jws", "notation", False, "ocisign.notary.attach:attacher",
+                   "ocisign.notary.verify:checker", "Notary Project JWS envelope"),
+        LazyFormat("cose", "notation", False, "ocisign.notary.attach:attacher",
+                   "ocisign.notary.verify:checker", "Notary Project COSE envelope"),
     )
 }
 

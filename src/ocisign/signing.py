@@ -13,16 +13,19 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
+from typing import TYPE_CHECKING
 
 from ocisign import formats
 from ocisign.batch import BatchReport, Outcome, Status, run_batch
 from ocisign.errors import NetworkError, OcisignError, UsageError
 from ocisign.formats import Attacher, SignOptions, SignResult, Warn
 from ocisign.oci import is_digest
-from ocisign.registry import StoreTarget, open_store
-from ocisign.registry.client import RegistryClient, run_client
+from ocisign.registry import StoreTarget, open_store, run_client
 from ocisign.resolve.imagelist import Line, batch_jobs
 from ocisign.resolve.targets import Resolved, Target, resolve_targets
+
+if TYPE_CHECKING:
+    from ocisign.registry.client import RegistryClient
 
 SKIP_MESSAGE = "no available image for specified arch and os"
 

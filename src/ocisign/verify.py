@@ -9,15 +9,18 @@ none found one the first kind reports the line failed. This module knows no form
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ocisign import formats
 from ocisign.batch import BatchReport, LineResult, Outcome, Status, run_batch
 from ocisign.errors import UsageError
 from ocisign.formats import ANY_KIND, Check, Checker, ImageResult, ValidateRequest
-from ocisign.registry import open_store
-from ocisign.registry.client import RegistryClient, run_client
+from ocisign.registry import open_store, run_client
 from ocisign.resolve.imagelist import Line, batch_jobs
 from ocisign.resolve.targets import Resolved, resolve_targets
+
+if TYPE_CHECKING:
+    from ocisign.registry.client import RegistryClient
 
 NO_PLATFORM = "no platform matches --arch/--os"
 

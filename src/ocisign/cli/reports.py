@@ -15,8 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ocisign.batch import BatchReport, Status
 from ocisign.errors import UsageError
 from ocisign.formats import ImageResult
@@ -124,6 +122,8 @@ def write_report(path: Path, report: BatchReport, fmt: str) -> None:
     if fmt == "json":
         data = json.dumps(report_document(report), indent=2) + "\n"
     elif fmt == "yaml":
+        import yaml  # only a YAML report needs it
+
         data = yaml.safe_dump(report_document(report, yaml_keys=True), sort_keys=False)
     elif fmt == "csv":
         data = csv_text(report)

@@ -9,7 +9,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from ocisign import formats, signing
+from ocisign import formats
 from ocisign.batch import (
     BatchReport,
     LineResult,
@@ -33,7 +33,6 @@ from ocisign.cli._flags import (
 from ocisign.config.notation import load_config
 from ocisign.errors import SignatureError, UsageError
 from ocisign.formats import SignOptions, SignResult
-from ocisign.notary.attach import check_user_metadata
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 FAILED_MESSAGE = "some images failed to sign"
@@ -99,6 +98,8 @@ def sign(ctx: click.Context, /, **flags: Any) -> None:
     check_jobs(options.jobs)
     json_out = flags["output_format"] == "json"
     options = replace(options, progress=not json_out and stderr_is_tty())
+    from ocisign import signing  # the library loads when the command runs, not for --help
+
     report = signing.sign(options, warn=warn)
     batch = len(report.results) > 1 or options.image_list is not None
     failed_file = Path(flags["failed_file"])
@@ -151,7 +152,6 @@ def _options(ctx: click.Context, flags: dict[str, Any]) -> SignOptions:
                          hint="pass the layouts as arguments: DIR:TAG or DIR@DIGEST")
     expiry = parse_expiry(flags["expiry"])
     metadata = key_value_pairs(flags["user_metadata"], "--user-metadata")
-    check_user_metadata(metadata)
     registry = registry_settings(flags, config)
     return SignOptions(
         references=refs,

@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ocisign.batch import BatchReport, Status, check_jobs, stderr_is_tty, write_failed_file
-from ocisign.cli import reports
 from ocisign.cli._common import common_flags, is_verbose, output_option, print_json, warn
 from ocisign.cli._flags import (
     GoBoolCommand,
@@ -22,12 +21,11 @@ from ocisign.cli._flags import (
     registry_options,
     registry_settings,
 )
-from ocisign.config.trustpolicy import TrustPolicyDocument, default_policy_path, load_trust_policy
 from ocisign.errors import UsageError, VerificationError
 from ocisign.formats import ANY_KIND, ImageResult, PublicKeyFile, ValidateRequest
-from ocisign.keys.pem import load_public_key
-from ocisign.verify import line_images
-from ocisign.verify import validate as run_validate
+
+if TYPE_CHECKING:
+    from ocisign.config.trustpolicy import TrustPolicyDocument
 
 VERIFY_TIME_ENV = "OCISIGN_VERIFY_TIME"
 NOTATION_KIND = "notation"  # the kind whose trust is --trust-policy / trustpolicy.json
@@ -88,6 +86,10 @@ def validate(ctx: click.Context, /, references: tuple[str, ...], **flags: Any) -
     signatures with the trust policy and trust store. Prints PASS/FAIL per line; exits 0
     only when every line passed.
     """
+    # the library loads when the command runs, not for --help
+    from ocisign.cli import reports
+    from ocisign.verify import validate as run_validate
+
     request = _request(ctx, references, flags)
     report = run_validate(request)
     if flags["report"]:
@@ -108,6 +110,8 @@ def _request(
 ) -> ValidateRequest:
     timeout = duration_seconds(flags["timeout"], "--timeout")
     options = registry_settings(flags)
+    from ocisign.keys.pem import load_public_key
+
     keys = []
     for path in flags["pubkeys"]:
         keys.append(PublicKeyFile(path, load_public_key(path)))
@@ -143,6 +147,8 @@ def _request(
 
 def _policy(path: str | None, kind: str, have_keys: bool) -> TrustPolicyDocument | None:
     """The trust policy: the given file, else the config dir's if present (else None)."""
+    from ocisign.config.trustpolicy import default_policy_path, load_trust_policy
+
     if path:
         return load_trust_policy(Path(path))
     if kind not in (NOTATION_KIND, ANY_KIND):
@@ -165,6 +171,9 @@ def _verify_time(value: str | None) -> datetime | None:
 
 
 def _render(report: BatchReport, output_format: str) -> None:
+    from ocisign.cli import reports
+    from ocisign.verify import line_images
+
     if output_format == "json":
         print_json(reports.output_document(report))
     run_notices: list[str] = []

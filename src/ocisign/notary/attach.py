@@ -16,10 +16,10 @@ from ocisign.batch import Status
 from ocisign.config.keystore import KeyStore
 from ocisign.envelopes.notary import THUMBPRINT_ANNOTATION, media_type_of, thumbprints
 from ocisign.errors import OcisignError, PluginError, UsageError
-from ocisign.formats import SignOptions, SignResult, Warn
+from ocisign.formats import SignatureFormat, SignOptions, SignResult, Warn
 from ocisign.keys.pem import load_certificates, load_private_key
+from ocisign.notary.read import read_notary_signature
 from ocisign.notary.sign import add_user_metadata, sign_descriptor
-from ocisign.notary.verify import read_notary_signature
 from ocisign.oci import EMPTY_JSON, NOTARY_SIGNATURE, OCI_MANIFEST, Descriptor
 from ocisign.resolve.targets import Resolved, Target
 from ocisign.signers.base import EnvelopeSigner, Signer
@@ -142,3 +142,8 @@ class NotaryAttacher:
                 continue
             return ref.digest
         return ""
+
+
+def attacher(fmt: SignatureFormat, options: SignOptions, warn: Warn) -> NotaryAttacher:
+    """Sign with the key store's key (or a plugin key) in ``fmt``'s envelope."""
+    return NotaryAttacher(fmt.name, options, warn)

@@ -14,12 +14,13 @@ from collections.abc import Sequence
 from ocisign.batch import Status
 from ocisign.config.trustpolicy import TrustPolicyDocument, select_statement
 from ocisign.config.truststore import store_loader
-from ocisign.envelopes.notary import MAX_ENVELOPE_SIZE, ParsedEnvelope, codec_for, parse_envelope
-from ocisign.errors import MALFORMED, OcisignError, VerificationError
-from ocisign.formats import Check, ImageResult, ValidateRequest
+from ocisign.envelopes.notary import ParsedEnvelope, codec_for
+from ocisign.errors import MALFORMED, OcisignError, UsageError, VerificationError
+from ocisign.formats import Check, ImageResult, SignatureFormat, ValidateRequest
+from ocisign.notary.read import read_notary_signature
 from ocisign.notary.trust import no_signature_message, verify_any
 from ocisign.oci import INDEX_TYPES, NOTARY_SIGNATURE
-from ocisign.registry.store import Store, read_manifest
+from ocisign.registry.store import Store
 from ocisign.resolve.targets import Resolved, Target
 
 KIND = "notation"
@@ -131,32 +132,13 @@ def _fill_from_envelope(
         return
 
 
-def read_notary_signature(store: Store, digest: str, size: int) -> ParsedEnvelope | OcisignError:
-    """Fetch one signature manifest and its envelope (4 MiB limits), and parse it.
-
-    Errors are returned, not raised: a broken signature is a failed one. ``sign`` uses
-    this too, to find a signature of its own already there.
-    """
-    try:
-        manifest = read_manifest(store, digest, size)
-        layers = manifest.layers
-        if len(layers) != 1:
-            raise VerificationError(
-                f"signature manifest {digest} has {len(layers)} layers, expected exactly one"
+def checker(fmt: SignatureFormat, request: ValidateRequest) -> NotaryChecker | None:
+    """The trust-policy checker; None when no trust policy is configured."""
+    if request.policy is None:
+        if request.kind == fmt.kind:
+            raise UsageError(
+                f"--type {fmt.kind} needs a trust policy",
+                "pass --trust-policy FILE or create trustpolicy.json in the config dir",
             )
-        layer = layers[0]
-        if layer.size > MAX_ENVELOPE_SIZE:
-            raise VerificationError(
-                f"signature envelope {layer.digest} is {layer.size} bytes, over the 4 MiB limit"
-            )
-        blob = store.fetch_blob(layer.digest, max_bytes=MAX_ENVELOPE_SIZE)
-        if len(blob) != layer.size:
-            raise VerificationError(
-                f"signature envelope {layer.digest} is {len(blob)} bytes, its descriptor "
-                f"says {layer.size}"
-            )
-        return parse_envelope(layer.media_type, blob)
-    except OcisignError as exc:
-        return exc
-    except MALFORMED as exc:
-        return VerificationError(f"malformed signature manifest {digest}: {exc}")
+        return None
+    return NotaryChecker(request, request.policy)

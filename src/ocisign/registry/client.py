@@ -357,15 +357,3 @@ def _with_digest(location: str, digest: str) -> dict[str, str]:
     params["digest"] = digest
     return params
 
-
-@contextmanager
-def run_client(
-    options: RegistryOptions | None, *, oci_layout: bool = False
-) -> Iterator[RegistryClient | None]:
-    """One client shared by a run's workers (None for OCI layouts), closed at the end."""
-    client = None if oci_layout else RegistryClient(options)
-    try:
-        yield client
-    finally:
-        if client is not None:
-            client.close()

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from ocisign.batch import Status
 from ocisign.envelopes import simplesigning as ss
 from ocisign.errors import NotFoundError, PassphraseError, SignatureError, UsageError
-from ocisign.formats import SignResult
+from ocisign.formats import SignatureFormat, SignOptions, SignResult, Warn
 from ocisign.keys.cosign import load_signing_key
 from ocisign.keys.passphrase import read_passphrase
 from ocisign.oci import OCI_CONFIG, OCI_MANIFEST, SIMPLESIGNING, Descriptor
@@ -195,3 +195,13 @@ def _still_tagged(store: Store, tag: str, digest: str) -> bool:
         return store.resolve(tag).digest == digest
     except NotFoundError:
         return False
+
+
+def attacher(fmt: SignatureFormat, options: SignOptions, warn: Warn) -> SigstoreAttacher:
+    """Sign with the ``--sigstore-key`` key pair."""
+    if options.sigstore_key is None:
+        raise UsageError(f"--signature-format {fmt.name} needs --sigstore-key FILE",
+                         hint="make a key pair with 'ocisign key generate-pair'")
+    signer = load_sigstore_key(options.sigstore_key, options.sigstore_passphrase_file)
+    return SigstoreAttacher(signer, identity=options.sigstore_identity, force=options.force,
+                            key_label=str(options.sigstore_key))

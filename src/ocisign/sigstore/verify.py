@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from ocisign.batch import Status
 from ocisign.envelopes.simplesigning import parse_sig_manifest, verify_layers
 from ocisign.errors import MALFORMED, NotFoundError, OcisignError, UsageError
-from ocisign.formats import Check, ImageResult, ValidateRequest
+from ocisign.formats import Check, ImageResult, SignatureFormat, ValidateRequest
 from ocisign.oci import Descriptor
 from ocisign.registry.store import MAX_MANIFEST_BYTES, read_manifest, sigstore_tag
 from ocisign.resolve.targets import Resolved, Target
@@ -131,3 +131,15 @@ class SigstoreChecker:
         if self.request.exact_repository:
             return f"exactRepository {self.request.exact_repository!r}"
         return IDENTITY_RULES.get(self.request.identity, self.request.identity)
+
+
+def checker(fmt: SignatureFormat, request: ValidateRequest) -> SigstoreChecker | None:
+    """The public-key checker; None when no ``--sigstore-pubkey`` was given."""
+    if not request.sigstore_keys:
+        if request.kind == fmt.kind:
+            raise UsageError(
+                f"--type {fmt.kind} needs at least one --sigstore-pubkey FILE",
+                "pass the public key the images were signed with",
+            )
+        return None
+    return SigstoreChecker(request)
