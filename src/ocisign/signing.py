@@ -126,7 +126,7 @@ class _Run:
         self._tag_warning(opened)
         if not resolved.targets:
             return [SignResult(Status.SKIPPED, resolved.user_reference, resolved.root.digest,
-                               SKIP_MESSAGE, format=self.options.signature_format)]
+                               SKIP_MESSAGE)]
         outcomes: list[Outcome] = []
         identity = self.attacher.identity(resolved)
         for target in resolved.targets:
