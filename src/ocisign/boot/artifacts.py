@@ -405,7 +405,6 @@ def _stage(tmp: Path, original: Path, data: bytes) -> Path:
 
 
 def _write_public_cert(folder: Path, cert: x509.Certificate) -> None:
-
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:

@@ -16,7 +16,7 @@ import threading
 import time
 import warnings
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -27,9 +27,6 @@ from ocisign.errors import AuthError, NetworkError, NotFoundError, RegistryError
 from ocisign.oci.reference import is_loopback_host
 from ocisign.registry.auth import Authenticator, Credentials, may_send_credentials
 from ocisign.registry.store import RegistryOptions
-
-if TYPE_CHECKING:
-    import requests
 
 log = logging.getLogger(__name__)
 
