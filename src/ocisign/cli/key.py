@@ -9,17 +9,8 @@ import click
 
 from ocisign.cli._common import common_flags, output_option, print_json, print_table
 from ocisign.cli._flags import key_value_pairs
-from ocisign.config.keystore import KeyStore
 from ocisign.errors import UsageError
-from ocisign.keys import DEFAULT_DAYS, DEFAULT_KEY_TYPE, DEFAULT_PAIR_KEY_TYPE, KEY_TYPES, manage
-from ocisign.keys.manage import (
-    check_pair_absent,
-    delete_keys,
-    generate_key_pair,
-    generate_named_key,
-    set_default_key,
-)
-from ocisign.keys.passphrase import read_passphrase
+from ocisign.keys import DEFAULT_DAYS, DEFAULT_KEY_TYPE, DEFAULT_PAIR_KEY_TYPE, KEY_TYPES
 
 if TYPE_CHECKING:
     from ocisign.config.keystore import KeyEntry
@@ -63,6 +54,8 @@ def generate(
     name: str, key_type: str, bits: str | None, days: int, is_default: bool, output_format: str
 ) -> None:
     """Generate a key and a self-signed test certificate, and add them as NAME."""
+    from ocisign.keys.manage import generate_named_key
+
     result = generate_named_key(name, f"rsa-{bits}" if bits else key_type, days, is_default)
     entry = result.entry
     if output_format == "json":
@@ -111,6 +104,8 @@ def add(
     output_format: str,
 ) -> None:
     """Add a local key/cert pair or a plugin key to the key store as NAME."""
+    from ocisign.keys import manage
+
     local = key_file is not None or cert_file is not None
     remote = plugin is not None or key_id is not None or bool(plugin_config)
     if local and remote:
@@ -141,6 +136,8 @@ def add(
 @common_flags
 def list_keys(output_format: str) -> None:
     """List the keys in the key store (the default is marked with *)."""
+    from ocisign.config.keystore import KeyStore
+
     store = KeyStore.load()
     if output_format == "json":
         print_json(
@@ -171,6 +168,8 @@ key.add_command(list_keys, "ls")
 @common_flags
 def delete(names: tuple[str, ...], output_format: str) -> None:
     """Remove keys from the key store (their files are left in place)."""
+    from ocisign.keys.manage import delete_keys
+
     removed = delete_keys(list(names))
     if output_format == "json":
         print_json({"deleted": removed})
@@ -180,6 +179,8 @@ def delete(names: tuple[str, ...], output_format: str) -> None:
 
 
 def _set_default(name: str, output_format: str) -> None:
+    from ocisign.keys.manage import set_default_key
+
     entry = set_default_key(name)
     if output_format == "json":
         print_json(_entry_json(entry, entry.name))
@@ -237,6 +238,9 @@ def generate_pair(
     output_format: str,
 ) -> None:
     """Write a cosign-compatible key pair (ENCRYPTED SIGSTORE PRIVATE KEY + PUBLIC KEY)."""
+    from ocisign.keys.manage import check_pair_absent, generate_key_pair
+    from ocisign.keys.passphrase import read_passphrase
+
     prefix = Path(output_prefix)
     check_pair_absent(prefix, force)
     passphrase = read_passphrase(passphrase_file, key_path=f"{prefix}.key", confirm=True)
