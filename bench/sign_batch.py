@@ -5,8 +5,7 @@ fixture code, pushes N single-platform images (default 300) for each contender (
 its own fresh copies, so every signature is new), then times:
 
 - ocisign through ``ocisign sign --sigstore-key K --sigstore-passphrase-file P -f LIST -j J``
-  run in this process when that CLI exists, else the library path it wraps
-  (``read_image_list`` + ``run_batch`` + ``resolve_targets`` + ``SigstoreAttacher``);
+  run in this process;
 - skopeo as hangar v1 does it: ``skopeo copy --preserve-digests
   --sign-by-sigstore-private-key K docker://REPO@DIGEST docker://REPO@DIGEST`` per image,
   run by ``xargs -P 8`` (skopeo from scripts/get-skopeo.sh).
@@ -84,12 +83,6 @@ def cpu_seconds(pid: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def cli_has_sigstore() -> bool:
-    """True when ``ocisign sign`` on this checkout has the sigstore flags and -f."""
-    source = ROOT / "src" / "ocisign" / "cli" / "sign.py"
-    text = source.read_text() if source.exists() else ""
-    return "--sigstore-key" in text and "--file" in text
-
 
 def push_images(registry: Any, prefix: str, count: int, archs: list[str]) -> list[str]:
     """Push ``count`` images; returns their ``host/repo@digest`` references."""
@@ -110,62 +103,25 @@ def sign_ocisign(
     list_file: Path, jobs: int, tmp: Path, per_image: int
 ) -> tuple[float, int, str]:
     """Sign every line of ``list_file``; returns (seconds, signatures made, path used)."""
-    if cli_has_sigstore():
-        from ocisign.cli import cli
+    from ocisign.cli import cli
 
-        args = ["sign", "--sigstore-key", str(KEY), "--sigstore-passphrase-file", str(PASSFILE),
-                "-f", str(list_file), "-j", str(jobs), "-o", str(tmp / f"failed-{jobs}.txt"),
-                "--output", "json"]
-        out = io.StringIO()
-        start = time.perf_counter()
-        try:
-            with contextlib.redirect_stdout(out):
-                cli.main(args, prog_name="ocisign", standalone_mode=False)
-        except SystemExit as exc:
-            if exc.code:
-                raise RuntimeError(f"ocisign sign exited with {exc.code}") from None
-        elapsed = time.perf_counter() - start
-        summary = json.loads(out.getvalue())["summary"]
-        if summary["failed"]:
-            raise RuntimeError(f"ocisign sign: {summary['failed']} lines failed")
-        signed_lines = int(summary["signed"])
-        return elapsed, signed_lines * per_image, "CLI: ocisign sign -f LIST (in process)"
-    return sign_library(list_file, jobs)
-
-
-def sign_library(list_file: Path, jobs: int) -> tuple[float, int, str]:
-    """What ``ocisign sign -f LIST -j J --sigstore-key K`` does, through the library."""
-    from ocisign.batch import Job, Outcome, Status, run_batch
-    from ocisign.oci.reference import Reference
-    from ocisign.registry import open_store
-    from ocisign.registry.client import RegistryClient
-    from ocisign.registry.store import RegistryOptions
-    from ocisign.resolve.imagelist import read_image_list
-    from ocisign.resolve.targets import resolve_targets
-    from ocisign.sigstore.attach import SigstoreAttacher, load_sigstore_key
-
+    args = ["sign", "--sigstore-key", str(KEY), "--sigstore-passphrase-file", str(PASSFILE),
+            "-f", str(list_file), "-j", str(jobs), "-o", str(tmp / f"failed-{jobs}.txt"),
+            "--output", "json"]
+    out = io.StringIO()
     start = time.perf_counter()
-    attacher = SigstoreAttacher(load_sigstore_key(KEY, PASSFILE))
-    client = RegistryClient(RegistryOptions(jobs=jobs))
-    entries = read_image_list(list_file)
-    jobs_list = [Job(e.text, e.line_no, e.reference) for e in entries if e.reference]
-
-    def worker(ref: Reference, deadline: float) -> list[Outcome]:
-        resolved = resolve_targets(
-            open_store(str(ref), client=client), expand=True, archs=("amd64", "arm64"),
-            oses=("linux",),
-        )
-        return [attacher.sign(resolved, t, force=False) for t in resolved.targets]
-
-    report = run_batch(jobs_list, worker, workers=jobs, timeout=600, progress=False)
+    try:
+        with contextlib.redirect_stdout(out):
+            cli.main(args, prog_name="ocisign", standalone_mode=False)
+    except SystemExit as exc:
+        if exc.code:
+            raise RuntimeError(f"ocisign sign exited with {exc.code}") from None
     elapsed = time.perf_counter() - start
-    client.close()
-    if report.failed:
-        raise RuntimeError(f"{len(report.failed)} lines failed: {report.failed[0].error}")
-    signed = sum(
-        1 for r in report.results for o in r.outcomes if o.status is Status.SIGNED
-    )
-    return elapsed, signed, "library (read_image_list + run_batch + SigstoreAttacher)"
+    summary = json.loads(out.getvalue())["summary"]
+    if summary["failed"]:
+        raise RuntimeError(f"ocisign sign: {summary['failed']} lines failed")
+    signed_lines = int(summary["signed"])
+    return elapsed, signed_lines * per_image, "CLI: ocisign sign -f LIST (in process)"
 
 
 def sign_skopeo(skopeo: str, refs: list[str], tmp: Path, parallel: int, every: bool) -> float:
