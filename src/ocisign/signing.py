@@ -22,7 +22,7 @@ from ocisign.formats import Attacher, SignOptions, SignResult, Warn
 from ocisign.oci import is_digest
 from ocisign.registry import StoreTarget, open_store, run_client
 from ocisign.resolve.imagelist import Line, batch_jobs
-from ocisign.resolve.targets import Resolved, Target, resolve_targets
+from ocisign.resolve.targets import resolve_targets
 
 if TYPE_CHECKING:
     from ocisign.registry.client import RegistryClient
@@ -61,14 +61,14 @@ def sign(options: SignOptions, *, warn: Warn | None = None) -> BatchReport:
 
 
 class _Once:
-    """Per-run memory of (store, digest, identity) -> the first outcome: signed once."""
+    """Per-run memory of (store, digest, identity) -> the first result: signed once."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._events: dict[tuple[str, str, str], threading.Event] = {}
-        self._results: dict[tuple[str, str, str], Outcome] = {}
+        self._results: dict[tuple[str, str, str], SignResult] = {}
 
-    def run(self, key: tuple[str, str, str], work: Callable[[], Outcome]) -> Outcome:
+    def run(self, key: tuple[str, str, str], work: Callable[[], SignResult]) -> SignResult:
         with self._lock:
             event = self._events.get(key)
             first = event is None
@@ -84,12 +84,12 @@ class _Once:
         try:
             outcome = work()
         except OcisignError as exc:
-            self._results[key] = Outcome(Status.FAILED, key[0], key[1], exc.message,
+            self._results[key] = SignResult(Status.FAILED, key[0], key[1], exc.message,
                                          type(exc).__name__)
             event.set()
             raise
         except BaseException:
-            self._results[key] = Outcome(Status.FAILED, key[0], key[1], "failed in this run")
+            self._results[key] = SignResult(Status.FAILED, key[0], key[1], "failed in this run")
             event.set()
             raise
         self._results[key] = outcome
@@ -133,11 +133,8 @@ class _Run:
             if time.monotonic() > deadline:
                 raise NetworkError(f"{resolved.user_reference}: ran out of time")
             key = (resolved.store.name, target.descriptor.digest, identity)
-            outcomes.append(self.once.run(key, partial(self._sign, resolved, target)))
+            outcomes.append(self.once.run(key, partial(self.attacher.sign, resolved, target)))
         return outcomes
-
-    def _sign(self, resolved: Resolved, target: Target) -> SignResult:
-        return self.attacher.sign(resolved, target)
 
     def _tag_warning(self, opened: StoreTarget) -> None:
         if not opened.ref or is_digest(opened.ref):

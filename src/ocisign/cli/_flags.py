@@ -68,7 +68,7 @@ class TableChoice(click.Choice):  # type: ignore[type-arg]
 
     def __init__(self, source: Callable[[], list[str]]) -> None:
         self._source = source
-        super().__init__(source())
+        super().__init__(())  # the choices property reads the table
 
     @property
     def choices(self) -> tuple[str, ...]:

@@ -13,7 +13,6 @@ from ocisign import formats
 from ocisign.batch import (
     BatchReport,
     LineResult,
-    Outcome,
     Status,
     check_jobs,
     stderr_is_tty,
@@ -223,9 +222,7 @@ def _render(report: BatchReport, batch: bool) -> None:
         click.echo(f"  failed line {result.line_no}: {result.line}: {result.error}", err=True)
 
 
-def _target_json(outcome: Outcome) -> dict[str, Any]:
-    result = outcome if isinstance(outcome, SignResult) else SignResult(
-        outcome.status, outcome.reference, outcome.digest, outcome.detail, outcome.error_kind)
+def _target_json(result: SignResult) -> dict[str, Any]:
     return {
         "reference": result.reference,
         "digest": result.digest,
@@ -246,7 +243,7 @@ def _line_json(result: LineResult) -> dict[str, Any]:
         "error": result.error or None,
         "errorKind": result.error_kind or None,
         "hint": result.hint or None,
-        "targets": [_target_json(o) for o in result.outcomes],
+        "targets": [_target_json(o) for o in result.outcomes if isinstance(o, SignResult)],
     }
 
 
