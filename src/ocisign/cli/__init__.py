@@ -20,6 +20,7 @@ COMMANDS = {
     "sign-artifacts": "ocisign.cli.sign_artifacts:sign_artifacts",
     "validate": "ocisign.cli.validate:validate",
     "key": "ocisign.cli.key:key",
+    "pkcs11-tool": "ocisign.cli.pkcs11_tool:pkcs11_tool",
 }
 
 SHORT_HELP = {
@@ -27,6 +28,7 @@ SHORT_HELP = {
     "sign-artifacts": "Sign the boot artifacts of an OS image build.",
     "validate": "Verify signatures (sigstore public key or trust policy).",
     "key": "Generate, add, list, delete and choose signing keys.",
+    "pkcs11-tool": "List PKCS#11 tokens and the URIs of their keys (as cosign does).",
 }
 
 
