@@ -133,7 +133,7 @@ def add(
     remote = plugin is not None or key_id is not None or bool(plugin_config)
     if (local and remote) or (pkcs11_uri and (remote or key_file)):
         raise UsageError("use one of --key-file/--cert-file, --pkcs11-uri [--cert-file] or "
-                         "--plugin/--id")
+                         "--plugin/--id, not both")
     if pkcs11_uri:
         from ocisign.signers import pkcs11  # python-pkcs11 only for a token key
 
