@@ -294,11 +294,12 @@ class _TokenKey:
     def _has(self, mechanism: Mechanism) -> bool:
         return mechanism in self._opened.mechanisms
 
-    def _missing(self, needs: str) -> NoReturn:
+    def _missing(self, kind: str, first: Mechanism, second: Mechanism, why: str = "",
+                 ) -> NoReturn:
         raise KeyFileError(
-            f"PKCS#11 token {self.token_label!r} cannot make {needs} signatures "
-            f"(its module offers neither mechanism)",
-            hint="use a token or key slot that supports it (pkcs11-tool -M lists the "
+            f"PKCS#11 token {self.token_label!r} cannot make {kind} signatures: its module "
+            f"offers neither CKM_{first.name} nor CKM_{second.name}{why}",
+            hint="use a token or key slot that supports it ('pkcs11-tool -M' lists the "
                  "mechanisms)",
         )
 
@@ -365,7 +366,7 @@ class TokenECKey(_TokenKey, ec.EllipticCurvePrivateKey):
         """KeyFileError now, before a batch, if the token cannot sign with ``algorithm``."""
         params = _HASHES[algorithm.name]
         if not (self._has(Mechanism.ECDSA) or self._has(params.ecdsa)):
-            self._missing(f"ECDSA (CKM_ECDSA or CKM_{params.ecdsa.name})")
+            self._missing("ECDSA", Mechanism.ECDSA, params.ecdsa)
 
     def sign(self, data: Any, signature_algorithm: Any) -> bytes:
         if not isinstance(signature_algorithm, ec.ECDSA):
@@ -376,7 +377,7 @@ class TokenECKey(_TokenKey, ec.EllipticCurvePrivateKey):
         elif self._has(params.ecdsa) and not prehashed:
             raw = self._sign(bytes(data), params.ecdsa)
         else:
-            self._missing(f"ECDSA (CKM_ECDSA or CKM_{params.ecdsa.name})")
+            self._missing("ECDSA", Mechanism.ECDSA, params.ecdsa)
         half = len(raw) // 2
         return utils.encode_dss_signature(int.from_bytes(raw[:half], "big"),
                                           int.from_bytes(raw[half:], "big"))
@@ -392,10 +393,10 @@ class TokenRSAKey(_TokenKey, rsa.RSAPrivateKey):
         """KeyFileError now, before a batch, if the token cannot sign this way."""
         params = _HASHES[algorithm.name]
         if pss and not (self._has(Mechanism.RSA_PKCS_PSS) or self._has(params.rsa_pss)):
-            self._missing(f"RSASSA-PSS (CKM_RSA_PKCS_PSS or CKM_{params.rsa_pss.name}); "
-                          "Notary Project RSA keys need them")
+            self._missing("RSASSA-PSS", Mechanism.RSA_PKCS_PSS, params.rsa_pss,
+                          " (Notary Project RSA keys sign with RSASSA-PSS)")
         if not pss and not (self._has(Mechanism.RSA_PKCS) or self._has(params.rsa_pkcs)):
-            self._missing(f"PKCS#1 v1.5 (CKM_RSA_PKCS or CKM_{params.rsa_pkcs.name})")
+            self._missing("PKCS#1 v1.5", Mechanism.RSA_PKCS, params.rsa_pkcs)
 
     def sign(self, data: Any, padding_: Any, algorithm: Any) -> bytes:
         message = bytes(data)
