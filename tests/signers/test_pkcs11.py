@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -28,6 +30,7 @@ from ocisign.keys.pem import certificate_pem, public_key_der
 from tests.boot.conftest import ROOT_HASH, SYSTEMD_BOOT, efi_samples_dir, need, run_tool
 from tests.conftest import SRC
 from tests.fixtures.pkcs11 import KEYS, SoftHSM, softhsm_conf
+from tests.sign.conftest import LAYOUTS
 
 pkcs11 = pytest.importorskip("ocisign.signers.pkcs11")
 
@@ -82,7 +85,7 @@ def test_secrets_never_leave_the_token(softhsm: SoftHSM) -> None:
                           serialization.NoEncryption())
     with pytest.raises(KeyFileError):
         key.private_numbers()
-    with pytest.raises(OcisignError, match="MAX_LENGTH|explicit salt"):
+    with pytest.raises(OcisignError, match="explicit salt length"):
         key.sign(b"x", padding.PSS(padding.MGF1(hashes.SHA256()), padding.PSS.MAX_LENGTH),
                  hashes.SHA256())
 
@@ -181,7 +184,7 @@ def test_sixteen_threads_share_one_session(softhsm: SoftHSM) -> None:
                 data = f"{threading.get_ident()}-{i}".encode()
                 public.verify(again.sign(data, ec.ECDSA(hashes.SHA256())), data,
                               ec.ECDSA(hashes.SHA256()))
-        except BaseException as exc:  # noqa: BLE001 - collected for the assert
+        except BaseException as exc:  # collected for the assert
             errors.append(exc)
 
     threads = [threading.Thread(target=work) for _ in range(16)]
@@ -196,10 +199,8 @@ def test_sixteen_threads_share_one_session(softhsm: SoftHSM) -> None:
 def cli(softhsm: SoftHSM, *args: str, env: dict[str, str] | None = None,
         conf: Path | None = None) -> subprocess.CompletedProcess[str]:
     """The CLI in a child process (its own login): for the errors a login leaves behind."""
-    import os
-
-    environ = {**os.environ, "PYTHONPATH": str(SRC), "OCISIGN_CONFIG_DIR": str(softhsm.root / "cfg"),
-               **softhsm.env(), **(env or {})}
+    environ = {**os.environ, "PYTHONPATH": str(SRC),
+               "OCISIGN_CONFIG_DIR": str(softhsm.root / "cfg"), **softhsm.env(), **(env or {})}
     if conf is not None:
         environ["SOFTHSM2_CONF"] = str(conf)
     return subprocess.run([sys.executable, "-m", "ocisign", *args], capture_output=True,
@@ -218,10 +219,6 @@ def sigstore_sign(softhsm: SoftHSM, uri: str, tmp_path: Path, **kw: object) -> (
         subprocess.CompletedProcess[str]):
     layout = tmp_path / "layout"
     if not layout.exists():
-        import shutil
-
-        from tests.sign.conftest import LAYOUTS
-
         shutil.copytree(LAYOUTS / "e2e", layout)
     return cli(softhsm, "sign", "--oci-layout", f"{layout}:v1", "--sigstore-key", uri,
                **kw)  # type: ignore[arg-type]
@@ -273,8 +270,6 @@ def test_missing_mechanism_falls_back_then_fails_clearly(softhsm: SoftHSM, tmp_p
         "verify_raw(k.public_key(), key_spec_of(k), b'x', sign_raw(k, b'x'))\n"
         "print('verified', sorted(m.name for m in k._opened.mechanisms if 'PSS' in m.name))\n"
     )
-    import os
-
     env = {**os.environ, "PYTHONPATH": str(SRC), "SOFTHSM2_CONF": str(no_pss)}
     proc = subprocess.run([sys.executable, "-c", script, softhsm.uri("rsa2048")],
                           capture_output=True, text=True, env=env, timeout=120)
