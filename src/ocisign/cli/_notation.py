@@ -56,3 +56,30 @@ def sha256_fingerprint(cert: x509.Certificate) -> str:
     from cryptography.hazmat.primitives import hashes
 
     return cert.fingerprint(hashes.SHA256()).hex()
+
+
+class Tree:
+    """notation's ``internal/tree``: a value and children, printed with box-drawing marks."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+        self.children: list[Tree] = []
+
+    def add(self, value: str) -> Tree:
+        child = Tree(value)
+        self.children.append(child)
+        return child
+
+    def pair(self, key: str, value: str) -> Tree:
+        return self.add(f"{key}: {value}")
+
+    def lines(self, prefix: str = "", marker: str = "", next_prefix: str = "") -> list[str]:
+        out = [prefix + marker + self.value]
+        for index, child in enumerate(self.children):
+            last = index == len(self.children) - 1
+            out += child.lines(next_prefix, "└── " if last else "├── ",
+                               next_prefix + ("    " if last else "│   "))
+        return out
+
+    def print(self) -> None:
+        click.echo("\n".join(self.lines()))
