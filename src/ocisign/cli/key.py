@@ -113,9 +113,11 @@ def add(
     if remote:
         if not (plugin and key_id):
             raise UsageError("a plugin key needs both --plugin and --id")
-        entry = manage.add_plugin_key(
-            name, plugin, key_id, key_value_pairs(plugin_config, "--plugin-config"), is_default
-        )
+        config = key_value_pairs(plugin_config, "--plugin-config")
+        from ocisign.signers.plugin import read_metadata
+
+        read_metadata(plugin)  # as notation: the plugin exists and answers its metadata
+        entry = manage.add_plugin_key(name, plugin, key_id, config, is_default)
     else:
         if key_file is None or cert_file is None:
             raise UsageError(
