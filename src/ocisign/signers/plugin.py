@@ -455,7 +455,7 @@ def _extract(source: Path, into: Path) -> None:
                 (into / name.name).write_bytes(archive.read(info))
         return
     try:
-        tar = tarfile.open(source, "r:gz")
+        tar = tarfile.open(source, "r:gz")  # noqa: SIM115 - closed by the with below
     except (tarfile.TarError, OSError):
         raise PluginError(f"{source} is neither a plugin executable nor a .zip or .tar.gz "
                           "archive") from None
