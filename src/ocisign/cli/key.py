@@ -35,6 +35,7 @@ def key() -> None:
 @click.option("--type", "key_type", type=click.Choice(KEY_TYPES), default=DEFAULT_KEY_TYPE,
               show_default=True, help="Key type (notation cert generate-test makes rsa-2048).")
 @click.option(
+    "-b",
     "--bits",
     type=click.Choice(["2048", "3072", "4096"]),
     default=None,
@@ -218,9 +219,12 @@ key.add_command(update, "set")
 @key.command("generate-pair")
 @click.option(
     "--output-prefix",
+    "--output-key-prefix",
+    "output_prefix",
     default="cosign",
     show_default=True,
-    help="Write PREFIX.key (encrypted private key) and PREFIX.pub.",
+    help="Write PREFIX.key (encrypted private key) and PREFIX.pub (cosign spells it "
+    "--output-key-prefix).",
 )
 @click.option("--type", "key_type", type=click.Choice(KEY_TYPES), default=DEFAULT_PAIR_KEY_TYPE,
               show_default=True, help="Key type (cosign generates ecdsa-p256).")
