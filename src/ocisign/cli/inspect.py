@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ocisign.inspect import Attached
 
 _ANSIC = "%a %b %e %H:%M:%S %Y"  # Go's time.ANSIC, what notation's text output uses
-_RFC3339 = "%Y-%m-%dT%H:%M:%SZ"
+_RFC3339 = "rfc3339"
 
 
 @click.command("inspect", cls=GoBoolCommand)
@@ -61,8 +61,9 @@ def inspect(reference: str | None, **flags: Any) -> None:
 
 def _time(value: datetime, layout: str) -> str:
     value = value if value.tzinfo else value.replace(tzinfo=UTC)
-    if layout == _RFC3339:
-        return value.isoformat().replace("+00:00", "Z")
+    if layout == _RFC3339:  # Go's time.RFC3339: whole seconds, Z or the offset
+        text = value.replace(microsecond=0).isoformat()
+        return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
     return value.strftime(layout)
 
 
