@@ -19,7 +19,7 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
 def _entry_json(entry: KeyEntry, default: str | None) -> dict[str, object]:
-    doc: dict[str, object] = entry.model_dump(by_alias=True, exclude_none=True)
+    doc: dict[str, object] = entry.to_json()
     doc["default"] = entry.name == default
     return doc
 
