@@ -22,7 +22,7 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 def _entry_json(entry: KeyEntry, default: str | None) -> dict[str, object]:
     from ocisign.keys.pkcs11_uri import redact
 
-    doc: dict[str, object] = entry.model_dump(by_alias=True, exclude_none=True)
+    doc: dict[str, object] = entry.to_json()
     for field in ("keyPath", "certPath"):  # a hand-written pkcs11: URI may hold a PIN
         if isinstance(doc.get(field), str):
             doc[field] = redact(str(doc[field]))
