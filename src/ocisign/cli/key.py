@@ -22,7 +22,7 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 def _entry_json(entry: KeyEntry, default: str | None) -> dict[str, object]:
     from ocisign.keys.pkcs11_uri import redact
 
-    doc: dict[str, object] = entry.model_dump(by_alias=True, exclude_none=True)
+    doc: dict[str, object] = entry.to_json()
     for field in ("keyPath", "certPath"):  # a hand-written pkcs11: URI may hold a PIN
         if isinstance(doc.get(field), str):
             doc[field] = redact(str(doc[field]))
@@ -41,6 +41,7 @@ def key() -> None:
 @click.option("--type", "key_type", type=click.Choice(KEY_TYPES), default=DEFAULT_KEY_TYPE,
               show_default=True, help="Key type (notation cert generate-test makes rsa-2048).")
 @click.option(
+    "-b",
     "--bits",
     type=click.Choice(["2048", "3072", "4096"]),
     default=None,
@@ -141,9 +142,11 @@ def add(
     elif remote:
         if not (plugin and key_id):
             raise UsageError("a plugin key needs both --plugin and --id")
-        entry = manage.add_plugin_key(
-            name, plugin, key_id, key_value_pairs(plugin_config, "--plugin-config"), is_default
-        )
+        config = key_value_pairs(plugin_config, "--plugin-config")
+        from ocisign.signers.plugin import read_metadata
+
+        read_metadata(plugin)  # as notation: the plugin exists and answers its metadata
+        entry = manage.add_plugin_key(name, plugin, key_id, config, is_default)
     else:
         if key_file is None or cert_file is None:
             raise UsageError(
@@ -245,9 +248,12 @@ key.add_command(update, "set")
 @key.command("generate-pair")
 @click.option(
     "--output-prefix",
+    "--output-key-prefix",
+    "output_prefix",
     default="cosign",
     show_default=True,
-    help="Write PREFIX.key (encrypted private key) and PREFIX.pub.",
+    help="Write PREFIX.key (encrypted private key) and PREFIX.pub (cosign spells it "
+    "--output-key-prefix).",
 )
 @click.option("--type", "key_type", type=click.Choice(KEY_TYPES), default=DEFAULT_PAIR_KEY_TYPE,
               show_default=True, help="Key type (cosign generates ecdsa-p256).")

@@ -195,3 +195,33 @@ def generate_key_pair(prefix: Path, key_type: str, passphrase: bytes, force: boo
     atomic_write(private_file, cosign.encrypt_private_key(key, passphrase), mode=0o600)
     atomic_write(public_file, pem.public_key_pem(key), mode=0o644)
     return KeyPairFiles(private_file, public_file, key_type)
+
+
+def cleanup_test_key(name: str) -> list[str]:
+    """``notation cert cleanup-test``: undo ``generate-test`` (trust store copy, key store
+    entry, key and cert files); what is already gone is reported, not an error."""
+    check_name(name)
+    key_dir = paths.local_keys_dir()
+    trust_cert = paths.trust_store_dir() / "x509" / "ca" / name / f"{name}.crt"
+    lines = []
+    if trust_cert.is_file():
+        trust_cert.unlink()
+        lines.append(f"Successfully deleted {name}.crt")
+    else:
+        lines.append(f"Certificate {name}.crt does not exist in trust store {name} of type ca")
+    store = KeyStore.load()
+    if store.find(name) is None:
+        lines.append(f"Key {name} does not exist in the key list")
+    else:
+        store.remove(name)
+        store.save()
+        lines.append(f"Successfully removed key {name} from the key list")
+    for label, file in (("Key", key_dir / f"{name}.key"),
+                        ("Certificate", key_dir / f"{name}.crt")):
+        if file.is_file():
+            file.unlink()
+            lines.append(f"Successfully deleted {label.lower()} file: {file}")
+        else:
+            lines.append(f"{label} file {file} does not exist")
+    lines.append("Cleanup completed successfully")
+    return lines
