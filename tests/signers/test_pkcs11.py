@@ -209,8 +209,8 @@ def cli(softhsm: SoftHSM, *args: str, env: dict[str, str] | None = None,
 
 def one_error(proc: subprocess.CompletedProcess[str], text: str) -> str:
     assert proc.returncode != 0
-    lines = proc.stderr.strip().splitlines()
-    assert lines[0].startswith("Error: ") and text in lines[0], proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and text in errors[0], proc.stderr
     assert "Traceback" not in proc.stderr
     return proc.stderr
 
@@ -236,6 +236,7 @@ def test_wrong_pin_no_pin_and_pin_never_printed(softhsm: SoftHSM, tmp_path: Path
     proc = sigstore_sign(softhsm, softhsm.uri("ec256", pin_source=False) + "&pin-value=1235",
                          tmp_path)
     assert "1235" not in one_error(proc, "wrong PIN") + proc.stdout
+    assert "holds a pin-value" in proc.stderr
     ok = sigstore_sign(softhsm, softhsm.uri("ec256", pin_source=False), tmp_path,
                        env={"COSIGN_PKCS11_PIN": softhsm.pin})
     assert ok.returncode == 0, ok.stderr

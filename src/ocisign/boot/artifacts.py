@@ -34,7 +34,7 @@ from ocisign.config import signartifacts as cfg
 from ocisign.errors import ArtifactError, KeyFileError
 from ocisign.keys.algorithms import Scheme
 from ocisign.keys.pem import keys_match, load_certificates, load_private_key
-from ocisign.keys.pkcs11_uri import is_pkcs11_ref, parse_uri, redact
+from ocisign.keys.pkcs11_uri import PIN_VALUE_WARNING, is_pkcs11_ref, parse_uri, redact
 from ocisign.util.fs import atomic_write
 
 if TYPE_CHECKING:
@@ -351,8 +351,7 @@ def load_token_identity(config_file: Path, key_ref: str, cert_ref: str) -> Signi
     from ocisign.signers import pkcs11  # python-pkcs11 only for a token key
 
     if parse_uri(key_ref).pin_value is not None:
-        log.warning("signingMethod.key.keyPath holds a pin-value; config files get committed, "
-                    "use pin-source=file:... or OCISIGN_PKCS11_PIN instead")
+        log.warning("signingMethod.key.keyPath: %s", PIN_VALUE_WARNING)
     key = pkcs11.open_key(key_ref, Scheme.CONTAINERS)
     if cert_ref and not is_pkcs11_ref(cert_ref):
         cert_ref = str(cfg.config_relative(config_file, cert_ref))

@@ -38,6 +38,10 @@ PATH_ATTRS = frozenset({
 QUERY_ATTRS = frozenset({"pin-value", "pin-source", "module-name", "module-path"})
 TYPES = frozenset({"public", "private", "cert", "secret-key", "data"})
 # characters cosign leaves unencoded (pkg/cosign/pkcs11key/util.go), minus '&' in the path
+PIN_VALUE_WARNING = (
+    "the PKCS#11 URI holds a pin-value, which other users can see in the process list and "
+    "config files keep; use pin-source=file:... or OCISIGN_PKCS11_PIN instead"
+)
 _PATH_SAFE = "-._~:[]@!$'()*+,="
 _QUERY_SAFE = "-._~:[]@!$'()*+,=/?|"
 _URI_IN_TEXT = re.compile(r"pkcs11:[^\s'\"]*")

@@ -239,7 +239,7 @@ def _login(module: _Module, token: pkcs11.Token, pin: Callable[[str], str]) -> p
         raise PassphraseError(f"the PIN of PKCS#11 token {label!r} has expired",
                               hint="set a new PIN with the token's own tool") from None
     except p11.UserAlreadyLoggedIn:
-        session = token.open()  # logged in by this application already
+        return token.open()  # logged in by this application already
     module.logins += 1
     log.debug("PKCS#11: logged in to token %r in %s", label, module.path)
     return session
@@ -247,12 +247,17 @@ def _login(module: _Module, token: pkcs11.Token, pin: Callable[[str], str]) -> p
 
 @atexit.register
 def _close_all() -> None:
+    """Close (and so log out of) every session; never waits long on a busy module."""
     for module in list(_modules.values()):
-        with module.lock:
+        if not module.lock.acquire(timeout=5):
+            continue
+        try:
             for opened in module.sessions.values():
                 with contextlib.suppress(p11.PKCS11Error):
                     opened.session.close()
             module.sessions.clear()
+        finally:
+            module.lock.release()
 
 
 def login_count() -> int:

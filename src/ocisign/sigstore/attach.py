@@ -28,7 +28,7 @@ from ocisign.formats import SignatureFormat, SignOptions, SignResult, Warn
 from ocisign.keys.algorithms import Scheme
 from ocisign.keys.cosign import load_signing_key
 from ocisign.keys.passphrase import read_passphrase
-from ocisign.keys.pkcs11_uri import is_pkcs11_ref, redact
+from ocisign.keys.pkcs11_uri import PIN_VALUE_WARNING, is_pkcs11_ref, parse_uri, redact
 from ocisign.oci import OCI_CONFIG, OCI_MANIFEST, SIMPLESIGNING, Descriptor
 from ocisign.registry.store import Manifest, Store, sigstore_tag
 from ocisign.resolve.targets import Resolved, Target
@@ -211,6 +211,8 @@ def attacher(fmt: SignatureFormat, options: SignOptions, warn: Warn) -> Sigstore
     if options.sigstore_key is None:
         raise UsageError(f"--signature-format {fmt.name} needs --sigstore-key FILE",
                          hint="make a key pair with 'ocisign key generate-pair'")
+    if is_pkcs11_ref(options.sigstore_key) and parse_uri(options.sigstore_key).pin_value:
+        warn(PIN_VALUE_WARNING)
     signer = load_sigstore_key(options.sigstore_key, options.sigstore_passphrase_file)
     return SigstoreAttacher(signer, identity=options.sigstore_identity, force=options.force,
                             key_label=redact(str(options.sigstore_key)))
