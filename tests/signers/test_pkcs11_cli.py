@@ -279,3 +279,32 @@ def _cert_for(cli: Cli, softhsm: SoftHSM) -> Path:
     other = Cli(cli.root / "gen", softhsm)
     other.ok("key", "generate", "ec521", "--pkcs11-uri", softhsm.uri("ec521"))
     return other.config / "localkeys" / "ec521.crt"
+
+
+def test_entry_without_cert_path_uses_the_token_certificate(cli: Cli, tmp_path: Path,
+                                                            softhsm: SoftHSM) -> None:
+    """A hand-written notation entry with only keyPath: the certificate with the key's id."""
+    store = cli.config / "signingkeys.json"
+    doc = json.loads(store.read_text())
+    doc["keys"].append({"name": "bare", "keyPath": softhsm.uri("ec256")})
+    store.write_text(json.dumps(doc))
+    layout = _layout(tmp_path, "bare")
+    cli.ok("sign", "--oci-layout", f"{layout}:v1", "-k", "bare")
+    assert "PASS" in cli.ok("validate", "--oci-layout", f"{layout}:v1", "--type",
+                            "notation").stdout
+    doc["keys"][-1]["keyPath"] = softhsm.uri("rsa2048")  # no certificate on the token
+    store.write_text(json.dumps(doc))
+    proc = cli.run("sign", "--oci-layout", f"{layout}:v1", "-k", "bare", "--force")
+    assert proc.returncode == 1 and "no certificate for the PKCS#11 key" in proc.stderr
+
+
+def test_key_list_never_shows_a_stored_pin(cli: Cli, softhsm: SoftHSM) -> None:
+    store = cli.config / "signingkeys.json"
+    doc = json.loads(store.read_text())
+    doc["keys"].append({"name": "handmade", "certPath": "/etc/x.pem",
+                        "keyPath": softhsm.uri("ec256", pin_source=False) + "&pin-value=4321"})
+    store.write_text(json.dumps(doc))
+    text = cli.ok("key", "list").stdout
+    listed = cli.ok("key", "list", "--output", "json").stdout
+    assert "handmade" in text and "handmade" in listed
+    assert "4321" not in text + listed and "pin-value" not in text + listed
