@@ -315,3 +315,19 @@ def test_key_types_refused_by_notary_and_the_public_key(softhsm: SoftHSM) -> Non
     key = pkcs11.open_key(softhsm.uri("rsa3072"))
     assert isinstance(key, rsa.RSAPrivateKey) and key.key_size == 3072
     assert base64.b64encode(public_key_der(key))
+
+
+def test_token_filters_and_ignoring_the_token_certificate(softhsm: SoftHSM,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    _, tokens = pkcs11.list_tokens(softhsm.module)
+    token = next(t for t in tokens if t.label == softhsm.label)
+    by_serial = softhsm.uri("ec256").replace(";object=", f";serial={token.serial};object=")
+    assert pkcs11.open_key(by_serial.replace(";object=", ";type=private;object=")).key_size == 256
+    by_slot = softhsm.uri("ec256").replace("token=ocisign-test", f"slot-id={token.slot}")
+    assert pkcs11.open_key(by_slot).token_label == softhsm.label
+    with pytest.raises(KeyFileError, match="no PKCS#11 token"):
+        pkcs11.open_key(by_serial.replace(token.serial, "0000"))
+    key = pkcs11.open_key(softhsm.uri("ec256"))
+    assert pkcs11.load_chain(key, None)
+    monkeypatch.setenv("COSIGN_PKCS11_IGNORE_CERTIFICATE", "1")
+    assert pkcs11.load_chain(key, None) == []
