@@ -75,27 +75,24 @@ class Pkcs11Uri:
     path: dict[str, bytes]
     query: dict[str, str] = field(repr=False)
 
-    def _str(self, name: str) -> str | None:
+    def attr(self, name: str) -> str | None:
+        """A path attribute as text (None when absent)."""
         value = self.path.get(name)
         return None if value is None else value.decode("utf-8", "replace")
 
     @property
     def token(self) -> str | None:
-        return self._str("token")
-
-    @property
-    def serial(self) -> str | None:
-        return self._str("serial")
+        return self.attr("token")
 
     @property
     def slot_id(self) -> int | None:
-        value = self._str("slot-id")
+        value = self.attr("slot-id")
         return None if value is None else int(value)
 
     @property
     def label(self) -> str | None:
         """``object``: the CKA_LABEL."""
-        return self._str("object")
+        return self.attr("object")
 
     @property
     def id(self) -> bytes | None:
@@ -104,7 +101,7 @@ class Pkcs11Uri:
 
     @property
     def type(self) -> str | None:
-        return self._str("type")
+        return self.attr("type")
 
     @property
     def pin_value(self) -> str | None:

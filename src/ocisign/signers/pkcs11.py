@@ -42,7 +42,7 @@ from ocisign.errors import (
     UsageError,
 )
 from ocisign.keys import manage, pem
-from ocisign.keys.algorithms import Scheme
+from ocisign.keys.algorithms import Scheme, key_spec_of
 from ocisign.keys.pkcs11_uri import (
     PIN_HINT,
     Pkcs11Uri,
@@ -94,8 +94,6 @@ _HASHES = {
                     Mechanism.ECDSA_SHA512, Mechanism.SHA512_RSA_PKCS,
                     Mechanism.SHA512_RSA_PKCS_PSS),
 }
-_NOTARY_RSA_HASH = {2048: "sha256", 3072: "sha384", 4096: "sha512"}
-_NOTARY_EC_HASH = {"secp256r1": "sha256", "secp384r1": "sha384", "secp521r1": "sha512"}
 
 
 # -- modules, tokens, the one session ----------------------------------------------------
@@ -135,8 +133,8 @@ class _Selector:
 
     @classmethod
     def of(cls, uri: Pkcs11Uri) -> _Selector:
-        return cls(uri.slot_id, uri.token, uri.serial, uri._str("manufacturer"),
-                   uri._str("model"))
+        return cls(uri.slot_id, uri.token, uri.attr("serial"), uri.attr("manufacturer"),
+                   uri.attr("model"))
 
     def describe(self) -> str:
         return f"in slot {self.slot_id}" if self.slot_id is not None else repr(self.label)
@@ -559,18 +557,14 @@ def _attr(obj: Any, name: Attribute, default: Any) -> Any:
 
 
 def _check_use(key: TokenKey, use: Use) -> None:
+    """Notary: the key's own spec (PSS for RSA); containers/boot: SHA-256, PKCS#1 v1.5."""
     if use is None:
         return
+    algorithm = key_spec_of(key).hash() if use is Scheme.NOTARY else hashes.SHA256()
     if isinstance(key, TokenECKey):
-        name = _NOTARY_EC_HASH.get(key.curve.name, "sha256") if use is Scheme.NOTARY else "sha256"
-        key.check(_hashes(name))
+        key.check(algorithm)
     else:
-        name = _NOTARY_RSA_HASH.get(key.key_size, "sha256") if use is Scheme.NOTARY else "sha256"
-        key.check(_hashes(name), pss=use is Scheme.NOTARY)
-
-
-def _hashes(name: str) -> hashes.HashAlgorithm:
-    return {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}[name]
+        key.check(algorithm, pss=use is Scheme.NOTARY)
 
 
 def load_chain(key: TokenKey, cert_ref: str | None) -> list[x509.Certificate]:
