@@ -92,6 +92,7 @@ class ValidateRequest:
     kind: str = ANY_KIND  # a kind in the formats table, or "any"
     sigstore_keys: Sequence[PublicKeyFile] = ()
     identity: str = "match-repo-digest-or-exact"
+    platform_digest_identity: bool = False  # hangar v1: platforms judged as NAME@DIGEST
     exact_repository: str | None = None
     policy: TrustPolicyDocument | None = None
     trust_store: Path | None = None

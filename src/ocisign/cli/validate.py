@@ -58,6 +58,11 @@ def _metadata(
     help="containers-policy signedIdentity rule for the sigstore docker-reference.",
 )
 @click.option("--exact-repository", help="Accept sigstore signatures naming this repository.")
+@click.option(
+    "--platform-digest-identity", is_flag=True,
+    help="hangar v1's check: judge each platform manifest's signature against "
+    "NAME@PLATFORM-DIGEST, not the reference given (a re-tagged index then passes).",
+)
 @click.option("--trust-policy", type=click.Path(dir_okay=False),
               help="Trust policy file (default: the config dir's trustpolicy.json).")
 @click.option("--trust-store", type=click.Path(file_okay=False),
@@ -133,6 +138,7 @@ def _request(
         kind=flags["kind"],
         sigstore_keys=keys,
         identity=flags["identity"],
+        platform_digest_identity=flags["platform_digest_identity"],
         exact_repository=flags["exact_repository"],
         policy=_policy(flags["trust_policy"], flags["kind"], bool(keys)),
         trust_store=Path(flags["trust_store"]) if flags["trust_store"] else None,
