@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from ocisign.resolve.targets import Resolved, Target
 
 ANY_KIND = "any"  # validate --type any: an any-of over the configured kinds
+SIGSTORE_KIND = "sigstore"  # verified with public keys (--sigstore-pubkey)
+NOTARY_KIND = "notation"  # verified with a trust policy and trust store
 Warn = Callable[[str], None]
 
 
@@ -89,7 +91,7 @@ class ValidateRequest:
     project_override: str | None = None
     jobs: int = 4
     timeout: float | None = 600.0
-    kind: str = ANY_KIND  # a kind in the formats table, or "any"
+    kind: str = ""  # a kind in the formats table, "any", or "": see default_kind
     sigstore_keys: Sequence[PublicKeyFile] = ()
     identity: str = "match-repo-digest-or-exact"
     platform_digest_identity: bool = False  # hangar v1: platforms judged as NAME@DIGEST
@@ -149,10 +151,16 @@ class ImageResult(Outcome):
 
 @dataclass(frozen=True)
 class Check:
-    """A checker's verdict on one target; ``found`` False: no signature of that kind."""
+    """A checker's verdict on one target; ``found`` False: no signature of that kind.
+
+    ``unenforced`` says why a verdict rests on no trust the user configured (notation's
+    ``skip``, or a statement that only logs authenticity, as ``audit`` does): reported, but it
+    never satisfies ``--type any`` on its own.
+    """
 
     found: bool
     result: ImageResult
+    unenforced: str = ""
 
 
 # ------------------------------------------------------------------ the seams
@@ -234,14 +242,20 @@ def _load(target: str) -> Any:
 _TABLE: dict[str, SignatureFormat] = {
     entry.name: entry
     for entry in (
-        LazyFormat("sigstore", "sigstore", True, "ocisign.sigstore.attach:attacher",
+        LazyFormat("sigstore", SIGSTORE_KIND, True, "ocisign.sigstore.attach:attacher",
                    "ocisign.sigstore.verify:checker", "cosign simple signing"),
-        LazyFormat("jws", "notation", False, "ocisign.notary.attach:attacher",
+        LazyFormat("jws", NOTARY_KIND, False, "ocisign.notary.attach:attacher",
                    "ocisign.notary.verify:checker", "Notary Project JWS envelope"),
-        LazyFormat("cose", "notation", False, "ocisign.notary.attach:attacher",
+        LazyFormat("cose", NOTARY_KIND, False, "ocisign.notary.attach:attacher",
                    "ocisign.notary.verify:checker", "Notary Project COSE envelope"),
     )
 }
+
+
+def default_kind(have_keys: bool) -> str:
+    """The kind ``validate`` requires without ``--type``: sigstore when public keys were
+    given, else the Notary kind (a trust policy alone). Either kind only by ``--type any``."""
+    return SIGSTORE_KIND if have_keys else NOTARY_KIND
 
 
 def register(fmt: SignatureFormat) -> None:

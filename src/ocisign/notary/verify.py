@@ -12,7 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ocisign.batch import Status
-from ocisign.config.trustpolicy import TrustPolicyDocument, select_statement
+from ocisign.config.trustpolicy import (
+    TrustPolicyDocument,
+    TrustPolicyStatement,
+    select_statement,
+)
 from ocisign.config.truststore import store_loader
 from ocisign.envelopes.notary import ParsedEnvelope, codec_for
 from ocisign.errors import MALFORMED, OcisignError, UsageError, VerificationError
@@ -84,6 +88,7 @@ class NotaryChecker:
         for failed in verdict.failures:
             result.warnings.extend(failed.warnings)
         outcome = verdict.outcome
+        unenforced = _unenforced(statement)
         if verdict.passed and outcome is not None:
             result.status, result.error_kind = Status.PASSED, ""
             result.warnings = list(outcome.warnings)
@@ -95,12 +100,12 @@ class NotaryChecker:
             else:
                 result.messages.append(f"Successfully verified signature for {display}")
                 _fill_from_envelope(result, items, outcome.signer)
-            return Check(total > 0 or outcome.skipped, result)
+            return Check(total > 0 or outcome.skipped, result, unenforced)
         details = [f.failure for f in verdict.failures if f.failure]
         result.detail = verdict.message
         if details:
             result.detail += ": " + "; ".join(dict.fromkeys(details))
-        return Check(True, result)
+        return Check(True, result, unenforced)
 
     def _signatures(
         self, store: Store, digest: str
@@ -115,6 +120,21 @@ class NotaryChecker:
         if len(listed) > limit:
             items.append(VerificationError("not examined: over --max-signatures"))
         return items, len(listed)
+
+
+def _unenforced(statement: TrustPolicyStatement) -> str:
+    """Why a verdict under ``statement`` rests on no configured trust ('' if it does)."""
+    if statement.level == "skip":
+        what = "skips verification"
+    elif statement.actions()["authenticity"] != "enforce":
+        what = "only logs authenticity"
+    else:
+        return ""
+    return (
+        f"Notary Project trust policy statement {statement.name!r} (level "
+        f"{statement.level}) {what}, which never satisfies --type any on its own (sign with "
+        "a key the policy trusts, or require a kind with --type)"
+    )
 
 
 def _fill_from_envelope(
