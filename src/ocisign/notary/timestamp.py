@@ -233,6 +233,13 @@ def verify_token(
 
 def verify(token: bytes, signature: bytes, roots: list[x509.Certificate]) -> TimestampInfo:
     """Verify an RFC 3161 token over ``signature`` against ``roots`` (VerificationError)."""
+    try:
+        return _verify(token, signature, roots)
+    except (IndexError, StopIteration, ValueError, TypeError, RecursionError) as exc:
+        raise _bad(str(exc) or "malformed token") from None  # e.g. a malformed signer id
+
+
+def _verify(token: bytes, signature: bytes, roots: list[x509.Certificate]) -> TimestampInfo:
     if not roots:
         raise VerificationError("no trusted TSA certificate found in trust store")
     try:
