@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from ocisign.errors import OcisignError, UsageError
+from ocisign.util.deadline import deadline_scope
 from ocisign.util.fs import atomic_write
 
 MAX_JOBS = 64
@@ -172,7 +173,8 @@ def run_batch(
 
 def _guarded(worker: Callable[[T, float], Sequence[Outcome]], item: T, deadline: float) -> Any:
     try:
-        return worker(item, deadline)
+        with deadline_scope(deadline):  # the line's requests end when the line does
+            return worker(item, deadline)
     except OcisignError as err:
         return err
     except Exception as err:  # a bug must fail its line, not the batch

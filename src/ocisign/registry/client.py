@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-from ocisign.errors import DigestMismatchError, NotFoundError, RegistryError
+from ocisign.errors import DigestMismatchError, NetworkError, NotFoundError, RegistryError
 from ocisign.oci import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
@@ -24,12 +25,16 @@ from ocisign.oci import (
 from ocisign.oci.reference import Reference, parse_reference
 from ocisign.registry.store import (
     MAX_MANIFEST_BYTES,
+    MAX_REFERRERS,
     REFERRERS_API,
     TAG_SCHEMA,
     Manifest,
     ReferrerPush,
     RegistryOptions,
     build_index,
+    load_json_object,
+    malformed,
+    parse_descriptors,
     parse_manifest_bytes,
     referrers_tag,
 )
@@ -40,6 +45,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+UPLOAD_SESSIONS = 3  # a failed upload starts again in a fresh session, this many times in all
+MAX_PAGES = 100  # pages of one paginated listing (tags, referrers)
 MANIFEST_ACCEPT = ", ".join((OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST, DOCKER_SCHEMA1))
 
 _subject_locks: dict[tuple[str, str, str], threading.Lock] = {}
@@ -97,12 +104,10 @@ class RegistryStore:
 
     # -- manifests ---------------------------------------------------------------------
 
-    def _manifest(
-        self, method: str, reference: str, what: str, max_bytes: int | None = None
-    ) -> requests.Response:
+    def _manifest(self, method: str, reference: str, what: str) -> requests.Response:
         return self.client.transport.request(
             method, self.host, self._path("manifests", reference), scopes=self._pull,
-            headers={"Accept": MANIFEST_ACCEPT}, what=what, max_bytes=max_bytes,
+            headers={"Accept": MANIFEST_ACCEPT}, what=what,
         )
 
     def resolve(self, reference: str) -> Descriptor:
@@ -119,7 +124,7 @@ class RegistryStore:
 
     def fetch_manifest(self, reference: str) -> Manifest:
         what = f"get manifest {self.name}{'@' if is_digest(reference) else ':'}{reference}"
-        response = self._manifest("GET", reference, what, max_bytes=MAX_MANIFEST_BYTES)
+        response = self._manifest("GET", reference, what)
         raw = response.content
         if len(raw) > MAX_MANIFEST_BYTES:
             raise RegistryError(f"manifest {self.name}:{reference} is larger than 4 MiB")
@@ -170,26 +175,44 @@ class RegistryStore:
             self._path("manifests", digest),
             scopes=self._delete,
             ok=(200, 202),
+            ok_on_retry=(404,),  # the first answer was lost: it was deleted then
             what=f"delete {self.name}@{digest}",
         )
 
-    def list_tags(self, page_size: int | None = None) -> list[str]:
-        """All tags, following ``Link`` pagination."""
-        tags: list[str] = []
-        path = f"/v2/{self.repository}/tags/list"
-        params: dict[str, str] | None = {"n": str(page_size)} if page_size else None
-        while True:
+    def _pages(
+        self, path: str, params: dict[str, str] | None, what: str, **kwargs: Any
+    ) -> Iterator[requests.Response]:
+        """The answers of a ``Link: rel="next"`` paginated listing, at most MAX_PAGES of
+        them, on this registry only; a next link already followed ends it."""
+        seen: set[str] = set()
+        for _ in range(MAX_PAGES):
             response = self.client.transport.request(
-                "GET", self.host, path, scopes=self._pull, params=params,
-                what=f"list tags of {self.name}",
+                "GET", self.host, path, scopes=self._pull, params=params, what=what, **kwargs
             )
-            tags.extend(response.json().get("tags") or [])
+            yield response
             link = response.links.get("next", {}).get("url")
             if not link:
-                return tags
+                return
             nxt = urlsplit(urljoin(f"http://{self.host}{path}", link))
-            path = nxt.path
-            params = {k: v[-1] for k, v in parse_qs(nxt.query).items()}
+            path, params = nxt.path, {k: v[-1] for k, v in parse_qs(nxt.query).items()}
+            key = f"{path}?{sorted(params.items())}"
+            if key in seen:
+                log.warning("%s: the registry's next page repeats an earlier one; stopped", what)
+                return
+            seen.add(key)
+        log.warning("%s: stopped after %d pages", what, MAX_PAGES)
+
+    def list_tags(self, page_size: int | None = None) -> list[str]:
+        """All tags, following ``Link`` pagination (capped)."""
+        tags: list[str] = []
+        what = f"list tags of {self.name}"
+        params = {"n": str(page_size)} if page_size else None
+        for response in self._pages(f"/v2/{self.repository}/tags/list", params, what):
+            listed = load_json_object(response.content, what).get("tags") or []
+            if not isinstance(listed, list) or not all(isinstance(t, str) for t in listed):
+                raise malformed(what, "tags", "is not a list of strings")
+            tags.extend(listed)
+        return tags
 
     # -- blobs -------------------------------------------------------------------------
 
@@ -202,7 +225,7 @@ class RegistryStore:
     def fetch_blob(self, digest: str, *, max_bytes: int | None = None) -> bytes:
         response = self.client.transport.request(
             "GET", self.host, self._path("blobs", digest), scopes=self._pull,
-            what=f"get blob {self.name}@{digest}", max_bytes=max_bytes,
+            what=f"get blob {self.name}@{digest}", max_bytes=max_bytes or MAX_MANIFEST_BYTES,
         )
         check_digest(response.content, digest)
         return response.content
@@ -221,6 +244,21 @@ class RegistryStore:
         desc = Descriptor.of(data, media_type)
         if check_exists and self.blob_exists(desc.digest):
             return desc
+        for session in range(1, UPLOAD_SESSIONS + 1):
+            try:
+                self._upload(data, desc)
+                return desc
+            except (NetworkError, NotFoundError) as exc:  # transient, or the session vanished
+                if session == UPLOAD_SESSIONS:
+                    raise
+                log.debug("upload of %s failed (%s); fresh session", desc.digest, exc.message)
+                with contextlib.suppress(RegistryError):
+                    if self.blob_exists(desc.digest):  # the PUT was applied, its answer lost
+                        return desc
+        return desc
+
+    def _upload(self, data: bytes, desc: Descriptor) -> None:
+        """One upload session: a single ``POST ?digest=``, else POST (+ PATCHes) + PUT."""
         transport = self.client.transport
         uploads = f"/v2/{self.repository}/blobs/uploads/"
         what = f"upload blob {desc.digest} to {self.name}"
@@ -233,7 +271,7 @@ class RegistryStore:
             data=data if monolithic else None, ok=(201, 202), retry_safe=True, what=what,
         )
         if response.status_code == 201:
-            return desc
+            return
         if monolithic:
             with self.client._lock:
                 self.client._monolithic_post[self.host] = False
@@ -260,7 +298,6 @@ class RegistryStore:
             headers={"Content-Type": "application/octet-stream"},
             data=body, ok=(201, 204), retry_safe=False, what=what,
         )
-        return desc
 
     def _location(self, response: requests.Response) -> str:
         location = response.headers.get("Location")
@@ -270,11 +307,13 @@ class RegistryStore:
 
     # -- referrers ---------------------------------------------------------------------
 
-    def referrers(self, subject_digest: str, artifact_type: str | None = None) -> list[Descriptor]:
+    def referrers(
+        self, subject_digest: str, artifact_type: str | None = None, limit: int = MAX_REFERRERS
+    ) -> list[Descriptor]:
         key = (self.host, self.repository)
         found: list[Descriptor] | None = None
         if key not in self.client._no_referrers_api:
-            found = self._referrers_api(subject_digest, artifact_type)
+            found = self._referrers_api(subject_digest, artifact_type, limit)
             if found is None:
                 with self.client._lock:
                     self.client._no_referrers_api.add(key)
@@ -286,30 +325,31 @@ class RegistryStore:
             found = index.manifests
         if artifact_type:
             found = [d for d in found if d.artifact_type == artifact_type]
-        return found
+        return found[:limit]
 
     def _referrers_api(
-        self, subject_digest: str, artifact_type: str | None
+        self, subject_digest: str, artifact_type: str | None, limit: int
     ) -> list[Descriptor] | None:
-        """The Referrers API answer (all pages), or None if the registry lacks the API."""
-        path = self._path("referrers", subject_digest)
+        """The Referrers API answer (pages up to ``limit`` entries, each page 4 MiB at
+        most), or None if the registry lacks the API."""
         params = {"artifactType": artifact_type} if artifact_type else None
+        what = f"list referrers of {self.name}@{subject_digest}"
         found: list[Descriptor] = []
-        while True:
-            response = self.client.transport.request(
-                "GET", self.host, path, scopes=self._pull, params=params,
-                headers={"Accept": OCI_INDEX}, ok=(200, 404, 400, 405),
-                what=f"list referrers of {self.name}@{subject_digest}",
-            )
+        for response in self._pages(
+            self._path("referrers", subject_digest), params, what,
+            headers={"Accept": OCI_INDEX}, ok=(200, 404, 400, 405),
+        ):
             content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
             if response.status_code != 200 or content_type != OCI_INDEX:
                 return None
-            found.extend(Descriptor.from_dict(d) for d in response.json().get("manifests") or [])
-            link = response.links.get("next", {}).get("url")
-            if not link:
-                return found
-            nxt = urlsplit(urljoin(f"http://{self.host}{path}", link))
-            path, params = nxt.path, {k: v[-1] for k, v in parse_qs(nxt.query).items()}
+            page = load_json_object(response.content, what).get("manifests")
+            entries = parse_descriptors(page, what, "manifests")  # one page: 4 MiB at most
+            found.extend(d for d in entries
+                         if not artifact_type or d.artifact_type == artifact_type)
+            del found[limit:]
+            if len(found) >= limit:
+                break
+        return found
 
     def push_referrer(
         self, data: bytes, media_type: str, *, force_tag_schema: bool = True
