@@ -371,9 +371,10 @@ def test_gives_up_after_bound(fake_registry: FakeRegistry) -> None:
 
 
 def test_failed_upload_starts_a_fresh_session(fake_registry: FakeRegistry) -> None:
-    """A PATCH is not repeated inside its session: the upload starts again in a new one."""
+    """A PATCH whose answer was lost is not repeated inside its session: the upload starts
+    again in a new one."""
     store = store_of(fake_registry, "img/upload", chunk_size=10)
-    fake_registry.faults[:] = [None, None, ("status", 503, None)]  # HEAD, POST ok; PATCH fails
+    fake_registry.faults[:] = [None, None, ("reset",)]  # HEAD, POST ok; the PATCH fails
     data = b"y" * 25
     desc = store.push_blob(data, "application/octet-stream")
     methods = [s.split(" ")[0] for s in fake_registry.seen]

@@ -8,7 +8,8 @@ worker. Bodies are streamed and capped (4 MiB unless the caller says otherwise).
 One operation is retried on 429/500/502/503/504, connection errors and read timeouts,
 within a budget (``max_retries`` attempts and ``retry_budget`` seconds), with exponential
 backoff + jitter and ``Retry-After`` honoured (capped). Only requests safe to repeat are
-retried here; an upload session is restarted as a whole by the client. A 401 is answered
+retried here (any request after 429/503: the server did not act on it); an upload session
+is restarted as a whole by the client. A 401 is answered
 once with credentials (Basic) or a fresh Bearer token. Credentials go only to the
 registry's own origin (scheme, host, port) and to token realms the auth rules allow.
 """
@@ -44,6 +45,7 @@ from ocisign.util.deadline import current_deadline
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+NOT_PROCESSED = frozenset({429, 503})  # the server did not act: any request may be repeated
 IDEMPOTENT = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
 USER_AGENT = "ocisign"
 OVERTIME_HINT = "raise --timeout, or check the registry: it did not finish answering in time"
@@ -298,12 +300,13 @@ class Transport:
                 log.debug("%s failed (%s), retry in %.2fs", what, exc.summary, delay)
                 time.sleep(delay)
                 continue
-            if response.status_code in RETRY_STATUSES and safe:
+            status = response.status_code
+            if status in NOT_PROCESSED or (status in RETRY_STATUSES and safe):
                 retry_after = response.headers.get("Retry-After")
                 delay = budget.pause(self.options.backoff, self.options.max_retry_after,
                                      retry_after)
                 if delay is not None:
-                    log.debug("%s -> %s, retry in %.2fs", what, response.status_code, delay)
+                    log.debug("%s -> %s, retry in %.2fs", what, status, delay)
                     time.sleep(delay)
                     continue
             return response
