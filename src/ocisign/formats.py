@@ -68,6 +68,7 @@ class SignOptions:
     project_override: str | None = None
     jobs: int = 4
     timeout: float | None = 600.0  # per line, seconds; None = no limit
+    shard: tuple[int, int] | None = None  # --shard K/N: only the lines of shard K
     force: bool = False
     progress: bool = False
     sigstore_key: Path | None = None
@@ -89,6 +90,7 @@ class ValidateRequest:
     project_override: str | None = None
     jobs: int = 4
     timeout: float | None = 600.0
+    shard: tuple[int, int] | None = None
     kind: str = ANY_KIND  # a kind in the formats table, or "any"
     sigstore_keys: Sequence[PublicKeyFile] = ()
     identity: str = "match-repo-digest-or-exact"

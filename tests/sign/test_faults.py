@@ -3,7 +3,12 @@ real distribution registry, 15% of requests broken, 50 images at -j 8."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +23,7 @@ from tests.validate.conftest import POLICIES, TRUST, make_store
 
 pytestmark = pytest.mark.integration
 IMAGES = 50
+SIGSTORE_KEY = ("--sigstore-key", str(SKOPEO_KEY), "--sigstore-passphrase-file", str(SKOPEO_PASS))
 
 
 def _images(registry: RunningRegistry, proxy: FaultProxy, repo: str, tmp: Path) -> Path:
@@ -49,8 +55,7 @@ def test_sigstore_batch_through_faults(env: Env, registry: RunningRegistry,
                                        fault_proxy: FaultProxy, skopeo: Path,
                                        tmp_path: Path) -> None:
     listing = _images(registry, fault_proxy, "faults/cos", tmp_path)
-    proc = env.run("sign", "--sigstore-key", str(SKOPEO_KEY), "--sigstore-passphrase-file",
-                   str(SKOPEO_PASS), "-f", str(listing), "-j", "8", "--insecure-registry",
+    proc = env.run("sign", *SIGSTORE_KEY, "-f", str(listing), "-j", "8", "--insecure-registry",
                    "-o", str(tmp_path / "failed.txt"))
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert sum(fault_proxy.injected.values()) >= 20, fault_proxy.injected  # faults did happen
@@ -75,3 +80,73 @@ def test_jws_batch_through_faults(env: Env, registry: RunningRegistry, fault_pro
                     "--trust-policy", str(POLICIES / "trustpolicy.json"), "--trust-store",
                     str(trust), "-o", str(tmp_path / "vfailed.txt"))
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def _wait_for(check: Any, what: str, timeout: float = 120) -> None:
+    end = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def _start(env: Env, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "ocisign", *args], env=env.env(),
+                            cwd=env.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def test_sigterm_lists_every_line_not_signed(env: Env, registry: RunningRegistry,
+                                             fault_proxy: FaultProxy, tmp_path: Path) -> None:
+    fault_proxy.rate = 0
+    listing = _images(registry, fault_proxy, "term/cos", tmp_path)
+    fault_proxy.delay = 0.1
+    failed = tmp_path / "failed.txt"
+    proc = _start(env, "sign", *SIGSTORE_KEY, "-f", str(listing), "-j", "2",
+                  "--insecure-registry", "-o", str(failed))
+    _wait_for(lambda: fault_proxy.forwarded > 30, "the batch to be under way")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "stopped by SIGTERM" in err and "Traceback" not in err
+    listed = set(failed.read_text().splitlines())
+    lines = listing.read_text().splitlines()
+    unsigned = {lines[i] for i in range(IMAGES) if _sigstore_layers(registry, "term/cos", i) == 0}
+    assert unsigned and unsigned <= listed <= set(lines)
+    assert len(listed) < IMAGES  # some lines were done before the signal
+
+
+def test_kill_9_then_rerun_signs_each_image_once(env: Env, registry: RunningRegistry,
+                                                 fault_proxy: FaultProxy,
+                                                 tmp_path: Path) -> None:
+    fault_proxy.rate = 0
+    listing = _images(registry, fault_proxy, "kill/jws", tmp_path)
+    fault_proxy.delay = 0.05
+    args = ("sign", "-f", str(listing), "-j", "4", "--insecure-registry",
+            "-o", str(tmp_path / "failed.txt"))
+    proc = _start(env, *args)
+    _wait_for(lambda: fault_proxy.forwarded > 60, "the batch to be under way")
+    proc.kill()
+    proc.communicate(timeout=30)
+    counts = [_notary_signatures(registry, "kill/jws", i) for i in range(IMAGES)]
+    assert 0 in counts and max(counts) == 1  # killed half way
+    fault_proxy.delay = 0
+    again = env.run(*args)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    assert [_notary_signatures(registry, "kill/jws", i) for i in range(IMAGES)] == [1] * IMAGES
+
+
+def test_two_concurrent_signers_keep_both_signatures(env: Env, registry: RunningRegistry,
+                                                     fault_proxy: FaultProxy,
+                                                     tmp_path: Path) -> None:
+    """Two processes, two keys, the same 20 images at once: both signatures survive
+    (read back after each index write, and a reconciliation pass at the end)."""
+    fault_proxy.rate = 0
+    listing = _images(registry, fault_proxy, "conc/jws", tmp_path)
+    other = Env(tmp_path / "other")
+    (other.root / "docker").mkdir(parents=True)
+    other.ok("key", "generate", "k2", "--default")
+    procs = [_start(e, "sign", "-f", str(listing), "-j", "8", "--insecure-registry",
+                    "-o", str(e.root / "failed.txt")) for e in (env, other)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert [_notary_signatures(registry, "conc/jws", i) for i in range(IMAGES)] == [2] * IMAGES

@@ -272,6 +272,12 @@ def batch_options(verb: str, failed_default: str = "sign-failed.txt") -> Callabl
                     show_default=True,
                     help="Time limit per line (Go duration: 90s, 10m, 1h; 0 = none).",
                 ),
+                click.option(
+                    "--shard",
+                    metavar="K/N",
+                    help="Only the lines of shard K of N (0 <= K < N), split by a hash of each "
+                         "line: N jobs sign one list together (e.g. \"$JOB_COMPLETION_INDEX/N\").",
+                ),
             ],
         )
 

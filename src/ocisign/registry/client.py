@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+BLOB_RACE_ATTEMPTS = 3  # manifest PUTs refused while a referenced blob is being committed
+INDEX_ATTEMPTS = 5  # merges of one referrers-index append when other writers replace it
 UPLOAD_SESSIONS = 3  # a failed upload starts again in a fresh session, this many times in all
 MAX_PAGES = 100  # pages of one paginated listing (tags, referrers)
 MANIFEST_ACCEPT = ", ".join((OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST, DOCKER_SCHEMA1))
@@ -70,12 +73,36 @@ class RegistryClient:
         self.transport = Transport(self.options)
         self._no_referrers_api: set[tuple[str, str]] = set()
         self._monolithic_post: dict[str, bool] = {}
+        self._appended: list[tuple[RegistryStore, str, Descriptor]] = []  # referrers we indexed
         self._lock = threading.Lock()
 
     def store(self, reference: Reference | str) -> RegistryStore:
         """The RegistryStore for the repository of ``reference``."""
         ref = parse_reference(reference) if isinstance(reference, str) else reference
         return RegistryStore(self, ref.api_host, ref.repository, ref.registry)
+
+    def reconcile(self) -> int:
+        """The end-of-batch pass: re-read every referrers index this client appended to and
+        append again each of its entries another writer dropped. Returns how many."""
+        with self._lock:
+            appended, self._appended = self._appended, []
+        restored = 0
+        for store, subject, entry in appended:
+            try:
+                index = store.fetch_manifest(referrers_tag(subject)).manifests
+            except NotFoundError:
+                index = []
+            if any(d.digest == entry.digest for d in index):
+                continue
+            log.warning("%s@%s: signature %s was dropped by another writer; indexing it again",
+                        store.name, subject, entry.digest)
+            try:
+                store._index_referrer(subject, entry)
+                restored += 1
+            except RegistryError as exc:
+                log.warning("%s@%s: could not index %s again: %s", store.name, subject,
+                            entry.digest, exc.message)
+        return restored
 
     def close(self) -> None:
         self.transport.close()
@@ -147,17 +174,26 @@ class RegistryStore:
         self, data: bytes, media_type: str, tag: str | None
     ) -> tuple[Descriptor, bool]:
         digest = sha256_digest(data)
-        response = self.client.transport.request(
-            "PUT",
-            self.host,
-            self._path("manifests", tag or digest),
-            scopes=self._push,
-            headers={"Content-Type": media_type},
-            data=data,
-            ok=(200, 201, 202),
-            retry_safe=True,
-            what=f"push manifest {self.name}:{tag or digest}",
-        )
+        for attempt in range(BLOB_RACE_ATTEMPTS):
+            try:
+                response = self.client.transport.request(
+                    "PUT",
+                    self.host,
+                    self._path("manifests", tag or digest),
+                    scopes=self._push,
+                    headers={"Content-Type": media_type},
+                    data=data,
+                    ok=(200, 201, 202),
+                    retry_safe=True,
+                    what=f"push manifest {self.name}:{tag or digest}",
+                )
+                break
+            except RegistryError as exc:
+                # distribution answers DIGEST_INVALID for a manifest whose blob another
+                # writer is committing at the same moment; our bytes and digest are right
+                if "DIGEST_INVALID" not in exc.message or attempt == BLOB_RACE_ATTEMPTS - 1:
+                    raise
+                time.sleep(self.client.options.backoff * 2**attempt)
         answered = response.headers.get("Docker-Content-Digest", "")
         if answered and answered != digest:
             raise DigestMismatchError(
@@ -365,30 +401,62 @@ class RegistryStore:
         return ReferrerPush(desc, TAG_SCHEMA, tuple(warnings))
 
     def _index_referrer(self, subject_digest: str, entry: Descriptor) -> list[str]:
-        """Read-modify-write the ``sha256-<hex>`` index; delete the old one (warn on failure)."""
+        """Append ``entry`` to the ``sha256-<hex>`` index, read it back, delete the old one.
+
+        distribution has no conditional PUT: another writer may replace the index between
+        our read and our write. The read-back (one HEAD; a GET if the digest moved) sees
+        that, and the entry is merged into the newer index again. The append is recorded
+        for the end-of-batch ``RegistryClient.reconcile`` pass.
+        """
         tag = referrers_tag(subject_digest)
         with _subject_lock(self.host, self.repository, subject_digest):
-            try:
-                old: Manifest | None = self.fetch_manifest(tag)
-            except NotFoundError:
-                old = None
-            entries = old.manifests if old else []
-            if any(d.digest == entry.digest for d in entries):
-                return []
-            new = build_index([*entries, entry])
-            self.push_manifest(new, OCI_INDEX, tag)
-            if old is None or old.digest == sha256_digest(new):
-                return []
-            try:
-                self.delete_manifest(old.digest)
-            except RegistryError as exc:
-                message = (
-                    f"could not delete the old referrers index {old.digest} of {self.name}: "
-                    f"{exc.message}; the registry may need garbage collection"
+            for _ in range(INDEX_ATTEMPTS):
+                try:
+                    old: Manifest | None = self.fetch_manifest(tag)
+                except NotFoundError:
+                    old = None
+                entries = old.manifests if old else []
+                if any(d.digest == entry.digest for d in entries):
+                    break
+                new = build_index([*entries, entry])
+                pushed = self.push_manifest(new, OCI_INDEX, tag)
+                if not self._lists(tag, pushed.digest, entry.digest):
+                    log.debug("%s:%s was replaced by another writer; merging again",
+                              self.name, tag)
+                    continue
+                with self.client._lock:
+                    self.client._appended.append((self, subject_digest, entry))
+                if old is None or old.digest == pushed.digest:
+                    return []
+                return self._delete_old_index(old.digest)
+            else:
+                raise RegistryError(
+                    f"{self.name}: the referrers index {tag} was replaced by other writers "
+                    f"{INDEX_ATTEMPTS} times in a row",
+                    "another tool is signing the same image right now; run again when it is done",
                 )
-                log.warning("%s", message)
-                return [message]
-            return []
+        return []
+
+    def _lists(self, tag: str, pushed: str, entry: str) -> bool:
+        """Read back: ``tag`` is still our index, or a newer one that lists ``entry``."""
+        try:
+            if self.resolve(tag).digest == pushed:
+                return True
+            return any(d.digest == entry for d in self.fetch_manifest(tag).manifests)
+        except NotFoundError:
+            return False
+
+    def _delete_old_index(self, digest: str) -> list[str]:
+        try:
+            self.delete_manifest(digest)
+        except RegistryError as exc:
+            message = (
+                f"could not delete the old referrers index {digest} of {self.name}: "
+                f"{exc.message}; the registry may need garbage collection"
+            )
+            log.warning("%s", message)
+            return [message]
+        return []
 
 
 def _with_digest(location: str, digest: str) -> dict[str, str]:
