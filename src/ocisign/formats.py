@@ -71,7 +71,7 @@ class SignOptions:
     shard: tuple[int, int] | None = None  # --shard K/N: only the lines of shard K
     force: bool = False
     progress: bool = False
-    sigstore_key: Path | None = None
+    sigstore_key: str | None = None  # a key file or a pkcs11: URI
     sigstore_passphrase_file: Path | None = None
     sigstore_identity: str = "containers"
 
