@@ -6,7 +6,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -74,6 +74,7 @@ class RegistryClient:
         self._no_referrers_api: set[tuple[str, str]] = set()
         self._monolithic_post: dict[str, bool] = {}
         self._appended: list[tuple[RegistryStore, str, Descriptor]] = []  # referrers we indexed
+        self._checks: list[Callable[[], object]] = []  # Store.after_run callbacks
         self._lock = threading.Lock()
 
     def store(self, reference: Reference | str) -> RegistryStore:
@@ -82,11 +83,18 @@ class RegistryClient:
         return RegistryStore(self, ref.api_host, ref.repository, ref.registry)
 
     def reconcile(self) -> int:
-        """The end-of-batch pass: re-read every referrers index this client appended to and
-        append again each of its entries another writer dropped. Returns how many."""
+        """The end-of-batch pass: run the ``after_run`` checks, re-read every referrers index
+        this client appended to and append again each of its entries another writer dropped.
+        Returns how many were restored."""
         with self._lock:
             appended, self._appended = self._appended, []
+            checks, self._checks = self._checks, []
         restored = 0
+        for check in checks:
+            try:
+                restored += bool(check())
+            except RegistryError as exc:
+                log.warning("reconciliation after the run failed: %s", exc.message)
         for store, subject, entry in appended:
             try:
                 index = store.fetch_manifest(referrers_tag(subject)).manifests
@@ -237,6 +245,10 @@ class RegistryStore:
                 return
             seen.add(key)
         log.warning("%s: stopped after %d pages", what, MAX_PAGES)
+
+    def after_run(self, check: Callable[[], object]) -> None:
+        with self.client._lock:
+            self.client._checks.append(check)
 
     def list_tags(self, page_size: int | None = None) -> list[str]:
         """All tags, following ``Link`` pagination (capped)."""

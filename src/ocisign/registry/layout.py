@@ -17,6 +17,7 @@ import json
 import os
 import stat
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +171,9 @@ class LayoutStore:
 
     def mount_blob(self, digest: str, from_repository: str) -> bool:
         return self.blob_exists(digest)  # one blob folder: present here if anywhere
+
+    def after_run(self, check: Callable[[], object]) -> None:
+        """Nothing to reconcile: writers of one layout in this process are serialised."""
 
     # -- manifests ---------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ platform selection over an index (hangar's --arch/--os filter).
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Final, Literal, Protocol, runtime_checkable
@@ -167,6 +167,11 @@ class Store(Protocol):
     def list_tags(self) -> list[str]: ...
 
     def delete_manifest(self, digest: str) -> None: ...
+
+    def after_run(self, check: Callable[[], object]) -> None:
+        """Call ``check`` in the end-of-run reconciliation pass (registries: other writers
+        may have dropped what this run appended; an OCI layout has none: no-op)."""
+        ...
 
     def referrers(
         self, subject_digest: str, artifact_type: str | None = None, limit: int = MAX_REFERRERS
