@@ -23,6 +23,7 @@ from tests.validate.conftest import POLICIES, TRUST, make_store
 
 pytestmark = pytest.mark.integration
 IMAGES = 50
+SIGSTORE_KEYS = Path(__file__).resolve().parent.parent / "data" / "keys" / "sigstore"
 SIGSTORE_KEY = ("--sigstore-key", str(SKOPEO_KEY), "--sigstore-passphrase-file", str(SKOPEO_PASS))
 
 
@@ -95,22 +96,25 @@ def _start(env: Env, *args: str) -> subprocess.Popen[str]:
                             text=True)
 
 
-def test_sigterm_lists_every_line_not_signed(env: Env, registry: RunningRegistry,
-                                             fault_proxy: FaultProxy, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_stopped_run_lists_every_line_not_signed(env: Env, registry: RunningRegistry,
+                                                   fault_proxy: FaultProxy, tmp_path: Path,
+                                                   signum: int, code: int) -> None:
     fault_proxy.rate = 0
-    listing = _images(registry, fault_proxy, "term/cos", tmp_path)
+    repo = f"stop{code}/cos"
+    listing = _images(registry, fault_proxy, repo, tmp_path)
     fault_proxy.delay = 0.1
     failed = tmp_path / "failed.txt"
     proc = _start(env, "sign", *SIGSTORE_KEY, "-f", str(listing), "-j", "2",
                   "--insecure-registry", "-o", str(failed))
     _wait_for(lambda: fault_proxy.forwarded > 30, "the batch to be under way")
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143, err
-    assert "stopped by SIGTERM" in err and "Traceback" not in err
+    assert proc.returncode == code, err
+    assert f"stopped by {signal.Signals(signum).name}" in err and "Traceback" not in err
     listed = set(failed.read_text().splitlines())
     lines = listing.read_text().splitlines()
-    unsigned = {lines[i] for i in range(IMAGES) if _sigstore_layers(registry, "term/cos", i) == 0}
+    unsigned = {lines[i] for i in range(IMAGES) if _sigstore_layers(registry, repo, i) == 0}
     assert unsigned and unsigned <= listed <= set(lines)
     assert len(listed) < IMAGES  # some lines were done before the signal
 
@@ -135,18 +139,28 @@ def test_kill_9_then_rerun_signs_each_image_once(env: Env, registry: RunningRegi
     assert [_notary_signatures(registry, "kill/jws", i) for i in range(IMAGES)] == [1] * IMAGES
 
 
+@pytest.mark.parametrize("kind", ["jws", "sigstore"])
 def test_two_concurrent_signers_keep_both_signatures(env: Env, registry: RunningRegistry,
-                                                     fault_proxy: FaultProxy,
-                                                     tmp_path: Path) -> None:
-    """Two processes, two keys, the same 20 images at once: both signatures survive
-    (read back after each index write, and a reconciliation pass at the end)."""
+                                                     fault_proxy: FaultProxy, tmp_path: Path,
+                                                     kind: str) -> None:
+    """Two processes, two keys, the same 50 images at once: both signatures survive
+    (read back after each write, and a reconciliation pass at the end of each run)."""
     fault_proxy.rate = 0
-    listing = _images(registry, fault_proxy, "conc/jws", tmp_path)
+    repo = f"conc/{kind}"
+    listing = _images(registry, fault_proxy, repo, tmp_path)
     other = Env(tmp_path / "other")
     (other.root / "docker").mkdir(parents=True)
-    other.ok("key", "generate", "k2", "--default")
-    procs = [_start(e, "sign", "-f", str(listing), "-j", "8", "--insecure-registry",
-                    "-o", str(e.root / "failed.txt")) for e in (env, other)]
+    if kind == "jws":
+        other.ok("key", "generate", "k2", "--default")
+        keys: list[tuple[str, ...]] = [(), ()]
+    else:
+        second = ("--sigstore-key", str(SIGSTORE_KEYS / "cosign-label-p256-n32768.key"),
+                  "--sigstore-passphrase-file", str(SIGSTORE_KEYS / "passphrase.txt"))
+        keys = [SIGSTORE_KEY, second]
+    procs = [_start(e, "sign", *key, "-f", str(listing), "-j", "8", "--insecure-registry",
+                    "-o", str(e.root / "failed.txt")) for e, key in zip((env, other), keys,
+                                                                         strict=True)]
     outputs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
-    assert [_notary_signatures(registry, "conc/jws", i) for i in range(IMAGES)] == [2] * IMAGES
+    count = _notary_signatures if kind == "jws" else _sigstore_layers
+    assert [count(registry, repo, i) for i in range(IMAGES)] == [2] * IMAGES
