@@ -17,6 +17,7 @@ DATA = Path(__file__).resolve().parent / "data"
 pytest_plugins = [
     "tests.fixtures.registry",
     "tests.fixtures.fake_registry",
+    "tests.fixtures.fault_proxy",
     "tests.fixtures.skopeo",
     "tests.fixtures.pkcs11",
 ]

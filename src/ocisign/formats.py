@@ -70,6 +70,7 @@ class SignOptions:
     project_override: str | None = None
     jobs: int = 4
     timeout: float | None = 600.0  # per line, seconds; None = no limit
+    shard: tuple[int, int] | None = None  # --shard K/N: only the lines of shard K
     force: bool = False
     progress: bool = False
     sigstore_key: str | None = None  # a key file or a pkcs11: URI
@@ -91,6 +92,7 @@ class ValidateRequest:
     project_override: str | None = None
     jobs: int = 4
     timeout: float | None = 600.0
+    shard: tuple[int, int] | None = None
     kind: str = ""  # a kind in the formats table, "any", or "": see default_kind
     sigstore_keys: Sequence[PublicKeyFile] = ()
     identity: str = "match-repo-digest-or-exact"

@@ -15,6 +15,8 @@ from ocisign.batch import (
     LineResult,
     Status,
     check_jobs,
+    exit_if_stopped,
+    parse_shard,
     stderr_is_tty,
     write_failed_file,
 )
@@ -111,6 +113,8 @@ def sign(ctx: click.Context, /, **flags: Any) -> None:
         print_json(_json(report, str(failed_file) if wrote else None))
     else:
         _render(report, batch)
+    exit_if_stopped(report, f"the lines not signed are in {failed_file}" if wrote else
+                    "run the command again")
     if not report.failed:
         return
     if not batch:
@@ -177,6 +181,7 @@ def _options(ctx: click.Context, flags: dict[str, Any]) -> SignOptions:
         project_override=flags["project_override"],
         jobs=flags["jobs"],
         timeout=duration_seconds(flags["timeout"], "--timeout"),
+        shard=parse_shard(flags["shard"]),
         force=flags["force"],
         sigstore_key=flags["sigstore_key"],
         sigstore_passphrase_file=flags["sigstore_passphrase_file"],

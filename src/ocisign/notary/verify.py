@@ -113,7 +113,7 @@ class NotaryChecker:
         """Parsed envelopes (or why each failed) of the first ``max_signatures``
         signatures, plus one marker when there are more; and how many were listed."""
         limit = self.request.max_signatures
-        listed = store.referrers(digest, NOTARY_SIGNATURE)
+        listed = store.referrers(digest, NOTARY_SIGNATURE, limit + 1)  # one more: "over"
         items: list[ParsedEnvelope | OcisignError] = [
             read_notary_signature(store, desc.digest, desc.size) for desc in listed[:limit]
         ]
