@@ -73,6 +73,8 @@ class SignOptions:
     sigstore_key: Path | None = None
     sigstore_passphrase_file: Path | None = None
     sigstore_identity: str = "containers"
+    timestamp_url: str = ""  # RFC 3161 TSA (Notary JWS/COSE), with timestamp_root_cert
+    timestamp_root_cert: Path | None = None
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from ocisign.batch import Status
+from ocisign.config import paths
 from ocisign.config.keystore import KeyStore
 from ocisign.envelopes.notary import THUMBPRINT_ANNOTATION, media_type_of, thumbprints
 from ocisign.errors import OcisignError, PluginError, UsageError
 from ocisign.formats import SignatureFormat, SignOptions, SignResult, Warn
 from ocisign.keys.pem import load_certificates, load_private_key
+from ocisign.notary import revocation, timestamp
 from ocisign.notary.read import read_notary_signature
 from ocisign.notary.sign import add_user_metadata, sign_descriptor
 from ocisign.oci import EMPTY_JSON, NOTARY_SIGNATURE, OCI_MANIFEST, Descriptor
@@ -54,6 +57,17 @@ def load_signer(options: SignOptions) -> tuple[Signer | EnvelopeSigner, str]:
     return LocalSigner(key, load_certificates(entry.cert_path)), entry.name
 
 
+def _timestamper(options: SignOptions, warn: Warn) -> Callable[[bytes, str], bytes] | None:
+    """``--timestamp-url``: countersign each signature at the TSA, checked against the root."""
+    if not options.timestamp_url or options.timestamp_root_cert is None:
+        return None
+    root = timestamp.load_root(str(options.timestamp_root_cert))
+    url = options.timestamp_url
+    checks = revocation.Options(cache_dir=paths.crl_cache_dir(), warn=warn)
+    return lambda signature, hash_name: timestamp.request_token(
+        url, signature, hash_name, root, checks)
+
+
 class NotaryAttacher:
     """Signs targets with one signer in one envelope format; thread-safe, one per run."""
 
@@ -64,6 +78,7 @@ class NotaryAttacher:
         self.options = options
         self.warn = warn
         self.media_type = media_type_of(fmt)
+        self.timestamper = _timestamper(options, warn)
         self.signer, self.key_label = load_signer(options)
         self._thumbprint = self._known_thumbprint()
         self._lock = threading.Lock()
@@ -96,6 +111,7 @@ class NotaryAttacher:
         signed = sign_descriptor(
             desc, self.signer, envelope_format=self.format,
             expiry=self.options.expiry or None, user_metadata=self.options.user_metadata,
+            timestamper=self.timestamper,
         )
         if thumb is None:
             with self._lock:
