@@ -146,6 +146,8 @@ class ImageResult(Outcome):
     warnings: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # always printed (stderr)
     messages: list[str] = field(default_factory=list)  # verbose success lines
+    # notation: per certificate, how its revocation was checked and the result (docs/json.md)
+    revocation: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

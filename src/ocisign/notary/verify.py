@@ -18,16 +18,12 @@ from ocisign.envelopes.notary import ParsedEnvelope, codec_for
 from ocisign.errors import MALFORMED, OcisignError, UsageError, VerificationError
 from ocisign.formats import Check, ImageResult, SignatureFormat, ValidateRequest
 from ocisign.notary.read import read_notary_signature
-from ocisign.notary.trust import no_signature_message, verify_any
+from ocisign.notary.trust import NotaryOutcome, no_signature_message, verify_any
 from ocisign.oci import INDEX_TYPES, NOTARY_SIGNATURE
 from ocisign.registry.store import Store
 from ocisign.resolve.targets import Resolved, Target
 
 KIND = "notation"
-OFFLINE_REVOCATION = (
-    "revocation not checked (offline): OCSP responders and CRL distribution points are "
-    "not contacted; a revoked signing certificate is not detected"
-)
 
 
 class NotaryChecker:
@@ -69,8 +65,6 @@ class NotaryChecker:
         if statement.level != "skip" and total == 0:
             result.detail = no_signature_message(display)
             return Check(False, result)
-        if statement.level != "skip":
-            result.run_notices.append(OFFLINE_REVOCATION)
         verdict = verify_any(
             items,
             target=target.descriptor,
@@ -84,6 +78,10 @@ class NotaryChecker:
         for failed in verdict.failures:
             result.warnings.extend(failed.warnings)
         outcome = verdict.outcome
+        judged = outcome if verdict.passed else next(
+            (f for f in verdict.failures if f.revocation or f.tsa_revocation), None)
+        if judged is not None:
+            _fill_revocation(result, judged)
         if verdict.passed and outcome is not None:
             result.status, result.error_kind = Status.PASSED, ""
             result.warnings = list(outcome.warnings)
@@ -115,6 +113,18 @@ class NotaryChecker:
         if len(listed) > limit:
             items.append(VerificationError("not examined: over --max-signatures"))
         return items, len(listed)
+
+
+def _fill_revocation(result: ImageResult, outcome: NotaryOutcome) -> None:
+    """Per certificate: the chain, method and result (JSON), one verbose line each."""
+    for chain, items in (("signing", outcome.revocation),
+                         ("timestamping", outcome.tsa_revocation)):
+        for item in items:
+            result.revocation.append({"chain": chain, **item.to_json()})
+            result.messages.append(
+                f"revocation ({chain}): {item.subject}: {item.result.value} via {item.method}"
+                + "".join(f"; {s.method} {s.server}: {s.error or s.result.value}"
+                          for s in item.servers))
 
 
 def _fill_from_envelope(
