@@ -6,22 +6,10 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
-
-from tests.fixtures.pki import Pki, PkiFactory
+from tests.fixtures.pki import Pki
 from tests.sign.conftest import LAYOUTS, Env
 
 LEVELS = ("strict", "permissive", "audit")
-
-
-@pytest.fixture
-def pki(pki_factory: PkiFactory) -> Pki:
-    """The default PKI, every OCSP responder answering "good"."""
-    pki = pki_factory.build()
-    pki_factory.start(pki.ocsp_inter, [pki.leaf])
-    pki_factory.start(pki.ocsp_root, [pki.inter])
-    pki_factory.start(pki.ocsp_tsa, [pki.tsa_leaf])
-    return pki
 
 
 def signer_env(tmp_path: Path, pki: Pki) -> Env:

@@ -197,7 +197,7 @@ def test_tsa_certificate_revoked(pki_factory: PkiFactory, tmp_path: Path, level:
     pki = pki_factory.build()
     start_good(pki_factory, pki)
     env = sign(pki, tmp_path)
-    pki_factory.started[-1].stop()  # the TSA's responder now says revoked
+    pki.ocsp_tsa.stop()  # the TSA's responder now says revoked
     pki_factory.start(pki.ocsp_tsa, [], [(pki.tsa_leaf,
                                           _revoked(pki.tsa_leaf.cert.serial_number))])
     out = judge(pki, env, statement(level), tmp_path)
