@@ -8,6 +8,7 @@ under ``permissive``/``audit`` (revocation is "log" there), as in notation 1.3.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -271,3 +272,28 @@ def test_certificate_hold_then_removed(pki_factory: PkiFactory) -> None:
     removed = Revoked(serial, now - timedelta(hours=1), x509.ReasonFlags.remove_from_crl)
     pki.serve_crl("inter-delta", make_crl(pki.inter, [removed], number=2, delta_of=1))
     assert revocation.check_chain(chain, revocation.Options())[0].result.value == "OK"
+
+
+def test_crl_cache(pki_factory: PkiFactory, tmp_path: Path) -> None:
+    """notation's file cache: used while effective, refetched when stale, a broken file
+    discarded with one warning."""
+    pki = pki_factory.build(leaf_ocsp=False)
+    chain = [pki.leaf.cert, pki.inter.cert, pki.root.cert]
+    warnings: list[str] = []
+    options = revocation.Options(cache_dir=tmp_path / "crl", warn=warnings.append)
+    assert revocation.check_chain(chain, options)[0].result.value == "OK"
+    assert pki.files.hits["/inter.crl"] == 1
+    revocation.check_chain(chain, options)
+    assert pki.files.hits["/inter.crl"] == 1  # from the cache
+    cached = tmp_path / "crl" / hashlib.sha256(
+        pki.crl_url("inter").encode()).hexdigest()
+    assert set(json.loads(cached.read_bytes())) == {"baseCRL"}
+    cached.write_text("{not json")
+    assert revocation.check_chain(chain, options)[0].result.value == "OK"
+    revocation.check_chain(chain, options)
+    assert warnings == [revocation.CACHE_WARNING]
+    assert pki.files.hits["/inter.crl"] == 2  # refetched once, then cached again
+    later = revocation.Options(cache_dir=tmp_path / "crl",
+                               now=datetime.now(UTC) + timedelta(days=8))
+    assert revocation.check_chain(chain, later)[0].result.value == "Unknown"  # stale: fetched,
+    assert pki.files.hits["/inter.crl"] == 3  # and the fresh one is expired by then too

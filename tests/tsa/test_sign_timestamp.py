@@ -133,3 +133,16 @@ def test_timestamp_root_must_be_one_self_signed(tmp_path: Path, pki: Pki) -> Non
                          pki.tsa_url, "--timestamp-root-cert", str(path))
         assert result.returncode != 0 and message in result.stderr, result.stderr
 
+
+
+def test_already_signed_needs_a_timestamp(tmp_path: Path, pki: Pki) -> None:
+    """A signature of ours without a token does not satisfy --timestamp-url."""
+    env = signer_env(tmp_path, pki)
+    layout = fresh_layout(tmp_path)
+    root = pki.write("tsa-root.pem", pki.tsa_root.pem())
+    flags = ["--timestamp-url", pki.tsa_url, "--timestamp-root-cert", str(root)]
+    ref = f"{layout}:v1"
+    assert env.ok("sign", "--oci-layout", ref).stdout.startswith("Successfully signed")
+    assert env.ok("sign", "--oci-layout", ref, *flags).stdout.startswith("Successfully signed")
+    assert env.ok("sign", "--oci-layout", ref, *flags).stdout.startswith("Already signed")
+    assert pki.files.hits["/tsa"] == 1

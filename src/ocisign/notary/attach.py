@@ -153,6 +153,8 @@ class NotaryAttacher:
                 continue
             if parsed.expiry is not None and parsed.expiry <= datetime.now(UTC):
                 continue
+            if self.timestamper is not None and not parsed.timestamp_token:
+                continue  # --timestamp-url asks for a timestamped signature
             annotations = signed.get("annotations") or {}
             if any(annotations.get(k) != v for k, v in self.options.user_metadata.items()):
                 continue

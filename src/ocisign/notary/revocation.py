@@ -31,15 +31,14 @@ import itertools
 import json
 import os
 import threading
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -50,6 +49,9 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
 from ocisign.util.fs import atomic_write, ensure_dir
+
+if TYPE_CHECKING:
+    import urllib.request
 
 OCSP_TIMEOUT = 2.0  # notation's OCSP HTTP client
 CRL_TIMEOUT = 5.0  # notation's CRL HTTP client
@@ -164,6 +166,8 @@ def _point_urls(points: x509.CRLDistributionPoints | x509.FreshestCRL) -> list[s
 
 def _opener(url: str) -> urllib.request.OpenerDirector:
     """Proxies (from the environment) except for loopback hosts, as Go's client does."""
+    import urllib.request  # the HTTP stack loads when a responder is contacted
+
     host = urllib.parse.urlsplit(url).hostname or ""
     try:
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
@@ -177,6 +181,9 @@ def _opener(url: str) -> urllib.request.OpenerDirector:
 def fetch(url: str, timeout: float, limit: int, what: str,
           data: bytes | None = None, ctype: str = "") -> bytes:
     """GET (or POST ``data``) with a timeout and a size limit; FetchError with Go's texts."""
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(  # noqa: S310 (callers allow http only)
         url, data=data, method="POST" if data else "GET")
     if ctype:

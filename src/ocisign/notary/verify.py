@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ocisign.batch import Status
+from ocisign.config import paths
 from ocisign.config.trustpolicy import TrustPolicyDocument, select_statement
 from ocisign.config.truststore import store_loader
 from ocisign.envelopes.notary import ParsedEnvelope, codec_for
 from ocisign.errors import MALFORMED, OcisignError, UsageError, VerificationError
 from ocisign.formats import Check, ImageResult, SignatureFormat, ValidateRequest
+from ocisign.notary import revocation
 from ocisign.notary.read import read_notary_signature
 from ocisign.notary.trust import NotaryOutcome, no_signature_message, verify_any
 from ocisign.oci import INDEX_TYPES, NOTARY_SIGNATURE
@@ -37,6 +39,9 @@ class NotaryChecker:
         self.policy = policy
         self.expands_index = request.notation_platforms
         self.stores = store_loader(request.trust_store)
+        self._cache_warnings: list[str] = []
+        self.revocation = revocation.Options(cache_dir=paths.crl_cache_dir(),
+                                             warn=self._cache_warnings.append)
 
     def targets(self, resolved: Resolved) -> Sequence[Target]:
         """What the reference names (as notation does), or every platform with -a/--os."""
@@ -74,7 +79,9 @@ class NotaryChecker:
             user_metadata=req.user_metadata,
             reference=display,
             max_signatures=req.max_signatures,
+            revocation_options=self.revocation,
         )
+        result.run_notices.extend(self._cache_warnings)
         for failed in verdict.failures:
             result.warnings.extend(failed.warnings)
         outcome = verdict.outcome
