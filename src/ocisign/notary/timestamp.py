@@ -45,6 +45,7 @@ from ocisign.config.truststore import read_certificates
 from ocisign.errors import SignatureError, VerificationError
 from ocisign.keys.codesigning import is_self_signed
 from ocisign.notary import revocation
+from ocisign.util import der
 
 OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
 OID_TST_INFO = "1.2.840.113549.1.9.16.1.4"
@@ -339,30 +340,6 @@ MAX_RESPONSE = 1024 * 1024
 _SHA_OIDS = {v: k for k, v in _HASHES.items()}
 
 
-def _der(tag: int, content: bytes) -> bytes:
-    size = len(content)
-    count = (size.bit_length() + 7) // 8
-    head = bytes([size]) if size < 0x80 else bytes([0x80 | count]) + size.to_bytes(count, "big")
-    return bytes([tag]) + head + content
-
-
-def _der_int(value: int) -> bytes:
-    return _der(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big", signed=True))
-
-
-def _der_oid(dotted: str) -> bytes:
-    parts = [int(p) for p in dotted.split(".")]
-    body = bytes([40 * parts[0] + parts[1]])
-    for part in parts[2:]:
-        chunk = [part & 0x7F]
-        part >>= 7
-        while part:
-            chunk.append(0x80 | (part & 0x7F))
-            part >>= 7
-        body += bytes(reversed(chunk))
-    return _der(0x06, body)
-
-
 def build_request(data: bytes, hash_name: str) -> tuple[bytes, int]:
     """A DER TimeStampReq (v1, imprint of ``data``, a 64-bit nonce, certReq) and its nonce."""
     if hash_name in ("sha256", "sha512"):
@@ -373,10 +350,10 @@ def build_request(data: bytes, hash_name: str) -> tuple[bytes, int]:
         assert request.nonce is not None
         return request.as_bytes(), request.nonce
     nonce = int.from_bytes(os.urandom(8), "big")
-    algorithm_id = _der(0x30, _der_oid(_SHA_OIDS[hash_name]) + b"\x05\x00")
-    imprint = _der(0x30, algorithm_id + _der(0x04, hashlib.new(hash_name, data).digest()))
-    body = _der_int(1) + imprint + _der_int(nonce) + b"\x01\x01\xff"
-    return _der(0x30, body), nonce
+    algorithm_id = der.tlv(0x30, der.oid(_SHA_OIDS[hash_name]) + b"\x05\x00")
+    imprint = der.tlv(0x30, algorithm_id + der.tlv(0x04, hashlib.new(hash_name, data).digest()))
+    body = der.integer(1) + imprint + der.integer(nonce) + b"\x01\x01\xff"
+    return der.tlv(0x30, body), nonce
 
 
 def load_root(path: str) -> x509.Certificate:
