@@ -76,6 +76,8 @@ class SignOptions:
     sigstore_key: str | None = None  # a key file or a pkcs11: URI
     sigstore_passphrase_file: Path | None = None
     sigstore_identity: str = "containers"
+    timestamp_url: str = ""  # RFC 3161 TSA (Notary JWS/COSE), with timestamp_root_cert
+    timestamp_root_cert: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,8 @@ class ImageResult(Outcome):
     warnings: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # always printed (stderr)
     messages: list[str] = field(default_factory=list)  # verbose success lines
+    # notation: per certificate, how its revocation was checked and the result (docs/json.md)
+    revocation: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
