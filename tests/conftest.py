@@ -19,6 +19,7 @@ pytest_plugins = [
     "tests.fixtures.fake_registry",
     "tests.fixtures.fault_proxy",
     "tests.fixtures.skopeo",
+    "tests.fixtures.pki",
     "tests.fixtures.pkcs11",
 ]
 

@@ -44,7 +44,7 @@ def load_config(path: Path | None = None, *, formats: Collection[str]) -> Notati
         return NotationConfig()
     except OSError as err:
         raise ConfigError(f"cannot read {path}: {err.strerror}", hint=hint) from None
-    except (ValueError, UnicodeDecodeError) as err:
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
         raise ConfigError(f"{path} is not valid JSON: {err}", hint=hint) from None
     if not isinstance(doc, dict):
         raise ConfigError(f"{path} must hold a JSON object", hint=hint)

@@ -96,6 +96,12 @@ def _read(path: Path | str) -> str:
             f"cannot read image list {path}: {exc.strerror or exc}",
             "pass an existing image list file to -f/--file",
         ) from exc
+    except UnicodeDecodeError as exc:
+        line, byte = exc.object[: exc.start].count(b"\n") + 1, exc.object[exc.start]
+        raise UsageError(
+            f"image list {path}: line {line} is not UTF-8 text (byte 0x{byte:02x})",
+            "save the image list as UTF-8, one reference per line",
+        ) from None
 
 
 @dataclass(frozen=True)

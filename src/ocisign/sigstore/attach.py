@@ -44,7 +44,8 @@ if TYPE_CHECKING:
 IDENTITIES = ("containers", "cosign")  # --sigstore-identity values
 MAX_ATTEMPTS = 5  # appends tried when other writers keep overwriting the .sig manifest
 KEY_SOURCES_HINT = (
-    "pass --sigstore-passphrase-file FILE, or set OCISIGN_PASSWORD or COSIGN_PASSWORD"
+    "pass --sigstore-passphrase-file FILE, or set OCISIGN_KEY_PASSPHRASE or COSIGN_PASSWORD "
+    "(OCISIGN_PASSWORD is the registry password)"
 )
 
 _tag_locks: dict[tuple[str, str], threading.Lock] = {}
@@ -56,7 +57,7 @@ def load_sigstore_key(path: Path | str, passphrase_file: Path | None) -> LocalSi
     a PKCS#11 token key (a ``pkcs11:`` URI, as cosign's ``--key``).
 
     The passphrase (encrypted keys only) comes from ``passphrase_file`` (trimmed),
-    ``OCISIGN_PASSWORD``, ``COSIGN_PASSWORD`` or a no-echo prompt on a terminal. A SEC1 key
+    ``OCISIGN_KEY_PASSPHRASE``, ``COSIGN_PASSWORD`` or a no-echo prompt on a terminal. A SEC1 key
     inside the encryption is rejected as cosign rejects it; key types are the ones
     containers/image signs with (ECDSA P-256/384/521, RSA >= 2048 bits, Ed25519).
     """
