@@ -26,7 +26,6 @@ from ocisign.registry.store import Store
 from ocisign.resolve.targets import Resolved, Target
 from ocisign.signers.base import EnvelopeSigner, Signer
 from ocisign.signers.local import LocalSigner
-from ocisign.signers.plugin import DEFAULT_TIMEOUT, plugin_signer
 
 EMPTY_DESCRIPTOR = Descriptor.of(EMPTY_JSON, NOTARY_SIGNATURE)
 
@@ -42,20 +41,27 @@ def check_user_metadata(metadata: dict[str, str]) -> None:
 
 def load_signer(options: SignOptions) -> tuple[Signer | EnvelopeSigner, str]:
     """The signer for the run and a label for it (key name or plugin:id)."""
-    timeout = options.plugin_timeout or DEFAULT_TIMEOUT
     if options.plugin_name and options.key_id:
-        signer = plugin_signer(
-            options.plugin_name, options.key_id, options.plugin_config, timeout=timeout
-        )
+        signer = _plugin(options.plugin_name, options.key_id, options.plugin_config, options)
         return signer, f"{options.plugin_name}:{options.key_id}"
     entry = KeyStore.load().get(options.key_name)
     if entry.is_plugin:
         assert entry.plugin_name and entry.id
         config = {**(entry.plugin_config or {}), **options.plugin_config}
-        return plugin_signer(entry.plugin_name, entry.id, config, timeout=timeout), entry.name
+        return _plugin(entry.plugin_name, entry.id, config, options), entry.name
     assert entry.key_path and entry.cert_path
     key = load_private_key(entry.key_path)
     return LocalSigner(key, load_certificates(entry.cert_path)), entry.name
+
+
+def _plugin(
+    name: str, key_id: str, config: dict[str, str], options: SignOptions
+) -> Signer | EnvelopeSigner:
+    """A plugin's signer (the plugin module loads only for plugin keys)."""
+    from ocisign.signers.plugin import DEFAULT_TIMEOUT, plugin_signer
+
+    timeout = options.plugin_timeout or DEFAULT_TIMEOUT
+    return plugin_signer(name, key_id, config, timeout=timeout)
 
 
 class NotaryAttacher:
