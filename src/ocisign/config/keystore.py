@@ -1,8 +1,10 @@
 """The signing key store: notation's ``signingkeys.json`` (notation-go ``config/keys.go``).
 
 ``{"default": "name", "keys": [{"name", "keyPath", "certPath"} | {"name", "id",
-"pluginName", "pluginConfig"}]}``. Unknown fields are kept as they are (notation ignores
-them on read); writes are atomic, mode 0600, in a 0700 folder, indented 4 spaces.
+"pluginName", "pluginConfig"}]}``. ``keyPath`` may be a ``pkcs11:`` URI (a token key);
+then ``certPath`` may be left out (the certificate is on the token). Unknown fields are kept
+as they are (notation ignores them on read); writes are atomic, mode 0600, in a 0700 folder,
+indented 4 spaces.
 """
 
 from __future__ import annotations
@@ -64,7 +66,8 @@ class KeyEntry:
             )
         if plugin and not (self.id and self.plugin_name):
             raise ValueError(f"plugin key {self.name!r} needs both 'id' and 'pluginName'")
-        if not plugin and not (self.key_path and self.cert_path):
+        token = (self.key_path or "").startswith("pkcs11:")  # its certificate may be on it
+        if not plugin and not (self.key_path and (self.cert_path or token)):
             raise ValueError(f"local key {self.name!r} needs both 'keyPath' and 'certPath'")
 
     @classmethod

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from ocisign.config import paths
 from ocisign.config.truststore import STORE_TYPES, parse_store_ref
 from ocisign.errors import ConfigError, OcisignError
+from ocisign.util.fs import atomic_write, ensure_dir
 
 Action = Literal["enforce", "log", "skip"]
 VALIDATIONS = ("integrity", "authenticity", "authenticTimestamp", "expiry", "revocation")
@@ -450,6 +451,40 @@ def select_statement(policy: TrustPolicyDocument, scope: str) -> TrustPolicyStat
         hint=f"add {repo!r} (or '*') to the registryScopes of a statement in "
         f"{policy.source or 'the trust policy'}",
     )
+
+
+def write_policy(data: bytes, source: str, path: Path | None = None) -> Path:
+    """Validate trust policy JSON and only then replace ``path`` (default:
+    ``trustpolicy.json``) atomically, 0600 in a 0700 folder as notation writes it."""
+    parse_trust_policy(data, source=source)
+    target = Path(path) if path is not None else paths.trust_policy_file()
+    ensure_dir(target.parent)
+    atomic_write(target, data, mode=0o600)
+    return target
+
+
+def init_policy(
+    *,
+    name: str,
+    scopes: list[str],
+    stores: list[str],
+    level: str,
+    identities: list[str],
+) -> bytes:
+    """A one-statement trust policy (``policy init``), validated; bare store names mean
+    ``ca:NAME``; ``skip`` drops stores and identities as notation requires."""
+    statement: dict[str, object] = {
+        "name": name,
+        "registryScopes": scopes or [WILDCARD],
+        "signatureVerification": {"level": level},
+    }
+    if level != "skip":
+        statement["trustStores"] = [s if ":" in s else f"ca:{s}" for s in stores]
+        statement["trustedIdentities"] = identities or [WILDCARD]
+    doc = {"version": "1.0", "trustPolicies": [statement]}
+    data = (json.dumps(doc, indent=4) + "\n").encode()
+    parse_trust_policy(data, source="policy init")
+    return data
 
 
 __all__ = [

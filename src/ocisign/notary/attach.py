@@ -19,6 +19,7 @@ from ocisign.envelopes.notary import THUMBPRINT_ANNOTATION, media_type_of, thumb
 from ocisign.errors import OcisignError, PluginError, UsageError
 from ocisign.formats import SignatureFormat, SignOptions, SignResult, Warn
 from ocisign.keys.pem import load_certificates, load_private_key
+from ocisign.keys.pkcs11_uri import is_pkcs11_ref
 from ocisign.notary.read import read_notary_signature
 from ocisign.notary.sign import add_user_metadata, sign_descriptor
 from ocisign.oci import EMPTY_JSON, NOTARY_SIGNATURE, OCI_MANIFEST, Descriptor
@@ -49,7 +50,12 @@ def load_signer(options: SignOptions) -> tuple[Signer | EnvelopeSigner, str]:
         assert entry.plugin_name and entry.id
         config = {**(entry.plugin_config or {}), **options.plugin_config}
         return _plugin(entry.plugin_name, entry.id, config, options), entry.name
-    assert entry.key_path and entry.cert_path
+    assert entry.key_path
+    if is_pkcs11_ref(entry.key_path):
+        from ocisign.signers import pkcs11  # python-pkcs11 only for a token key
+
+        return pkcs11.token_signer(entry.key_path, entry.cert_path or None), entry.name
+    assert entry.cert_path
     key = load_private_key(entry.key_path)
     return LocalSigner(key, load_certificates(entry.cert_path)), entry.name
 
