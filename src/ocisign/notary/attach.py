@@ -140,12 +140,20 @@ class NotaryAttacher:
             return
         registry, _, repository = store.name.partition("/")
         source = self._config_source.get(registry)
-        digest = EMPTY_DESCRIPTOR.digest
-        if source is None or not store.mount_blob(digest, source):
+        if source is None or not self._mount(store, source):
             store.push_blob(EMPTY_JSON, NOTARY_SIGNATURE)
         with self._lock:
             self._has_config.add(store.name)
             self._config_source.setdefault(registry, repository)
+
+    @staticmethod
+    def _mount(store: Store, source: str) -> bool:
+        """Mount the config from ``source``; False (then push it) if the registry would not,
+        e.g. a token that may push here but not pull from ``source``."""
+        try:
+            return store.mount_blob(EMPTY_DESCRIPTOR.digest, source)
+        except OcisignError:
+            return False
 
     def _existing(self, resolved: Resolved, target: Target, thumb: str) -> str:
         """The digest of a valid signature of ours (same leaf, same format), or ''."""
