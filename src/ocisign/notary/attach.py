@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from ocisign.batch import Status
+from ocisign.config import paths
 from ocisign.config.keystore import KeyStore
 from ocisign.envelopes.notary import THUMBPRINT_ANNOTATION, media_type_of, thumbprints
 from ocisign.errors import OcisignError, PluginError, UsageError
@@ -70,6 +72,19 @@ def _plugin(
     return plugin_signer(name, key_id, config, timeout=timeout)
 
 
+def _timestamper(options: SignOptions, warn: Warn) -> Callable[[bytes, str], bytes] | None:
+    """``--timestamp-url``: countersign each signature at the TSA, checked against the root."""
+    if not options.timestamp_url or options.timestamp_root_cert is None:
+        return None
+    from ocisign.notary import revocation, timestamp  # only runs that timestamp load them
+
+    root = timestamp.load_root(str(options.timestamp_root_cert))
+    url = options.timestamp_url
+    checks = revocation.Options(cache_dir=paths.crl_cache_dir(), warn=warn)
+    return lambda signature, hash_name: timestamp.request_token(
+        url, signature, hash_name, root, checks)
+
+
 class NotaryAttacher:
     """Signs targets with one signer in one envelope format; thread-safe, one per run."""
 
@@ -80,6 +95,7 @@ class NotaryAttacher:
         self.options = options
         self.warn = warn
         self.media_type = media_type_of(fmt)
+        self.timestamper = _timestamper(options, warn)
         self.signer, self.key_label = load_signer(options)
         self._thumbprint = self._known_thumbprint()
         self._lock = threading.Lock()
@@ -113,6 +129,7 @@ class NotaryAttacher:
         signed = sign_descriptor(
             desc, self.signer, envelope_format=self.format,
             expiry=self.options.expiry or None, user_metadata=self.options.user_metadata,
+            timestamper=self.timestamper,
         )
         if thumb is None:
             with self._lock:
@@ -173,6 +190,8 @@ class NotaryAttacher:
                 continue
             if parsed.expiry is not None and parsed.expiry <= datetime.now(UTC):
                 continue
+            if self.timestamper is not None and not parsed.timestamp_token:
+                continue  # --timestamp-url asks for a timestamped signature
             annotations = signed.get("annotations") or {}
             if any(annotations.get(k) != v for k, v in self.options.user_metadata.items()):
                 continue
