@@ -77,8 +77,9 @@ def _from_cli(ctx: click.Context, *names: str) -> bool:
 @batch_options("sign")
 @click.option("--skip-login", is_flag=True,
               help="Accepted for hangar compatibility (ocisign never prompts to log in).")
-@click.option("--sigstore-key", type=_FILE,
-              help="cosign/sigstore private key file (implies --signature-format sigstore).")
+@click.option("--sigstore-key", metavar="FILE|URI",
+              help="cosign/sigstore private key file, or a pkcs11: URI of a token key "
+                   "(implies --signature-format sigstore).")
 @click.option("--sigstore-passphrase-file", type=_FILE,
               help="File holding the sigstore key's passphrase (whitespace trimmed).")
 @click.option("--sigstore-identity", type=click.Choice(["containers", "cosign"]),
