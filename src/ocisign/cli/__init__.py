@@ -16,6 +16,7 @@ from ocisign.cli._common import common_flags, configure_logging, handle_errors
 
 # command name -> "module:attribute" (imported lazily)
 COMMANDS = {
+    "blob": "ocisign.cli.blob:blob",
     "sign": "ocisign.cli.sign:sign",
     "sign-artifacts": "ocisign.cli.sign_artifacts:sign_artifacts",
     "validate": "ocisign.cli.validate:validate",
@@ -23,6 +24,7 @@ COMMANDS = {
 }
 
 SHORT_HELP = {
+    "blob": "Sign and verify files (notation blob, cosign sign-blob/verify-blob).",
     "sign": "Sign OCI images and artifacts (JWS, COSE or sigstore).",
     "sign-artifacts": "Sign the boot artifacts of an OS image build.",
     "validate": "Verify signatures (sigstore public key or trust policy).",
