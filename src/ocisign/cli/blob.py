@@ -202,7 +202,27 @@ def _is_media_type(value: str) -> bool:
 
 
 def _sign_sigstore(blob_path: Path, flags: dict[str, Any]) -> None:
-    raise BlobUsageError("--sigstore-key is not supported yet")
+    """cosign sign-blob --key: base64 signature (stdout or --output-signature), bundle."""
+    from ocisign.sigstore.blob import sign_blob
+
+    notary_only = ("key_name", "key_id", "plugin_name", "signature_format",
+                   "signature_directory", "timestamp_url", "timestamp_root_cert")
+    given = [n for n in notary_only if flags[n] is not None] + [
+        n for n in ("user_metadata", "plugin_config") if flags[n]]
+    if given:
+        flag = given[0].replace("_name", "").replace("_", "-")
+        raise BlobUsageError(f"--{flag} signs Notary Project signatures; it cannot be used "
+                             "with --sigstore-key")
+    data = _read(blob_path, "failed to read the blob")
+    signature, bundle = sign_blob(data, flags["sigstore_key"], flags["sigstore_passphrase_file"])
+    if flags["output_signature"] is not None:
+        _write_private(flags["output_signature"], signature.encode())
+        click.echo(f"Signature written to {flags['output_signature']}", err=True)
+    else:
+        click.echo(signature)
+    if flags["bundle_path"] is not None:
+        _write_private(flags["bundle_path"], bundle)
+        click.echo(f"Wrote bundle to file {flags['bundle_path']}", err=True)
 
 
 # ---------------------------------------------------------------------------- verify
@@ -279,7 +299,24 @@ def _verify_notary(blob_path: Path, flags: dict[str, Any]) -> None:
 
 
 def _verify_sigstore(blob_path: Path, flags: dict[str, Any]) -> None:
-    raise BlobUsageError("--sigstore-pubkey is not supported yet")
+    """cosign verify-blob --key --insecure-ignore-tlog: a bundle or a signature file."""
+    from ocisign.keys.pem import load_public_key
+    from ocisign.sigstore.blob import verify_blob
+
+    for name in ("policy_name", "media_type"):
+        if flags[name] is not None:
+            raise BlobUsageError(f"--{name.replace('_', '-')} is a Notary Project flag; it "
+                                 "cannot be used with --sigstore-pubkey")
+    bundle, sig = flags["bundle_path"], flags["signature"]
+    if (bundle is None) == (sig is None):
+        raise BlobUsageError("--sigstore-pubkey needs exactly one of --bundle FILE and "
+                             "-s/--signature FILE")
+    public_key = load_public_key(flags["sigstore_pubkey"])
+    data = _read(blob_path, "failed to read the blob")
+    verify_blob(data, public_key,
+                bundle=_read(bundle, "failed to read the bundle") if bundle else None,
+                signature=_read(Path(sig), "failed to read the signature") if sig else None)
+    click.echo("Verified OK", err=True)
 
 
 # --------------------------------------------------------------------------- inspect
