@@ -73,6 +73,7 @@ class SignOptions:
     sigstore_key: Path | None = None
     sigstore_passphrase_file: Path | None = None
     sigstore_identity: str = "containers"
+    sigstore_format: str = "simple"  # simple: the .sig tag; bundle: a cosign v3 bundle referrer
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,10 @@ def _from_cli(ctx: click.Context, *names: str) -> bool:
 @click.option("--sigstore-identity", type=click.Choice(["containers", "cosign"]),
               default="containers", show_default=True,
               help="sigstore docker-reference: as written (containers) or repository (cosign).")
+@click.option("--sigstore-format", type=click.Choice(["simple", "bundle"]), default="simple",
+              show_default=True,
+              help="sigstore storage: the .sig tag (skopeo, podman, hangar) or a cosign v3 "
+                   "Sigstore bundle referrer.")
 @click.option("--force", is_flag=True, help="Sign again even if already signed.")
 @output_option
 @common_flags
@@ -174,6 +178,7 @@ def _options(ctx: click.Context, flags: dict[str, Any]) -> SignOptions:
         sigstore_key=flags["sigstore_key"],
         sigstore_passphrase_file=flags["sigstore_passphrase_file"],
         sigstore_identity=flags["sigstore_identity"],
+        sigstore_format=flags["sigstore_format"],
     )
 
 

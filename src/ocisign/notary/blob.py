@@ -27,6 +27,7 @@ from ocisign.envelopes.notary import ParsedEnvelope, media_type_of, parse_envelo
 from ocisign.errors import OcisignError, PluginError, SignatureError, VerificationError
 from ocisign.keys.algorithms import key_spec, spec_for_jws_alg
 from ocisign.notary.sign import sign_descriptor
+from ocisign.notary.timestamp import _accuracy, _gentime, _parse
 from ocisign.notary.trust import NotaryOutcome, verify_notary
 from ocisign.oci import Descriptor
 from ocisign.signers.base import EnvelopeSigner, Signer
@@ -182,8 +183,6 @@ def _cert_info(cert: x509.Certificate) -> dict[str, Any]:
 
 def _timestamp_info(token: bytes) -> dict[str, Any]:
     """genTime window and certificates of an RFC 3161 token (not verified: inspect only)."""
-    from ocisign.notary.timestamp import _accuracy, _gentime, _parse
-
     try:
         sd = _parse(token).children()[1].children()[0].children()
         tst = _parse(sd[2].children()[1].children()[0].content).children()
