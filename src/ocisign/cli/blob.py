@@ -452,12 +452,24 @@ def _may_overwrite(path: Path, force: bool) -> bool:
                     "overwrite it?")
 
 
-def _write_policy(path: Path, data: bytes) -> None:
+def _store_policy(data: bytes, invalid: str, force: bool, success: str) -> None:
+    """Validate ``data``, ask before replacing a policy, write it, print ``success``."""
+    from ocisign.config.blobpolicy import blob_policy_path, parse_blob_policy
+
+    try:
+        parse_blob_policy(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{invalid}: {exc.message}", exc.hint) from None
+    path = blob_policy_path()
+    if not _may_overwrite(path, force):
+        click.echo("Operation cancelled.")
+        return
     try:
         _write_private(path, data)
     except OSError as exc:
         raise ConfigError(f"failed to write blob trust policy configuration: "
                           f"{exc.strerror or exc}: {path}") from None
+    click.echo(success.format(path=path))
 
 
 @policy.command("init")
@@ -471,7 +483,7 @@ def _write_policy(path: Path, data: bytes) -> None:
 def policy_init(name: str | None, trust_stores: tuple[str, ...], identities: tuple[str, ...],
                 is_global: bool, force: bool) -> None:
     """Create trustpolicy.blob.json with one strict statement."""
-    from ocisign.config.blobpolicy import blob_policy_path, init_document, parse_blob_policy
+    from ocisign.config.blobpolicy import init_document
 
     for flag, value in (("name", name), ("trust-store", trust_stores),
                         ("trusted-identity", identities)):
@@ -479,16 +491,8 @@ def policy_init(name: str | None, trust_stores: tuple[str, ...], identities: tup
             raise BlobUsageError(f'required flag(s) "{flag}" not set')
     assert name is not None
     data = init_document(name, list(trust_stores), list(identities), is_global)
-    try:
-        parse_blob_policy(data)
-    except ConfigError as exc:
-        raise ConfigError(f"invalid blob policy: {exc.message}", exc.hint) from None
-    path = blob_policy_path()
-    if not _may_overwrite(path, force):
-        click.echo("Operation cancelled.")
-        return
-    _write_policy(path, data)
-    click.echo(f"Successfully initialized blob trust policy file to {path}.")
+    _store_policy(data, "invalid blob policy", force,
+                  "Successfully initialized blob trust policy file to {path}.")
 
 
 @policy.command("import")
@@ -497,8 +501,6 @@ def policy_init(name: str | None, trust_stores: tuple[str, ...], identities: tup
 @common_flags
 def policy_import(files: tuple[str, ...], force: bool) -> None:
     """Import FILE as trustpolicy.blob.json (validated, written unchanged)."""
-    from ocisign.config.blobpolicy import blob_policy_path, parse_blob_policy
-
     if len(files) != 1:
         raise BlobUsageError(f"requires 1 argument but received {len(files)}.",
                              hint="ocisign blob policy import <path-to-policy.json>")
@@ -511,17 +513,8 @@ def policy_import(files: tuple[str, ...], force: bool) -> None:
         json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ConfigError(f"failed to parse blob trust policy configuration: {exc}") from None
-    try:
-        parse_blob_policy(data)
-    except ConfigError as exc:
-        raise ConfigError(f"failed to validate blob trust policy configuration: {exc.message}",
-                          exc.hint) from None
-    path = blob_policy_path()
-    if not _may_overwrite(path, force):
-        click.echo("Operation cancelled.")
-        return
-    _write_policy(path, data)
-    click.echo(f"Successfully imported blob trust policy configuration to {path}.")
+    _store_policy(data, "failed to validate blob trust policy configuration", force,
+                  "Successfully imported blob trust policy configuration to {path}.")
 
 
 @policy.command("show")
