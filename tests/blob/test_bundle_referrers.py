@@ -21,6 +21,7 @@ from ocisign.oci import OCI_INDEX, OCI_MANIFEST, Descriptor
 from ocisign.registry.store import Store, referrers_tag, sigstore_tag
 from ocisign.sigstore.bundle import describe_bundle_referrers
 from tests.conftest import run_ocisign
+from tests.fixtures.fake_registry import FakeRegistry
 from tests.fixtures.registry import RunningRegistry, push_test_image
 from tests.validate.conftest import sigstore_sign
 
@@ -155,3 +156,25 @@ def test_sign_sigstore_format_bundle(registry: RunningRegistry, tmp_path: Path) 
     assert len(store.referrers(digest)) == 1  # already signed: nothing new pushed
     rc, out = _validate(registry, "blob/v3c:1", Path(f"{prefix}.pub"), tmp_path)
     assert rc == 0 and "Successfully verified sigstore bundle" in out, out
+
+
+def test_bundle_referrer_through_the_referrers_api(fake_registry: FakeRegistry,
+                                                   tmp_path: Path) -> None:
+    """The Referrers API path (the fake: no real server here has the API): sign with
+    --force-referrers-tag=false, no referrers tag is written, validate finds the bundle."""
+    digest = push_test_image(fake_registry, "api/v3:1")
+    (tmp_path / "pass.txt").write_text("pw")
+    prefix = str(tmp_path / "cosign")
+    assert run_ocisign("key", "generate-pair", "--output-prefix", prefix, "--passphrase-file",
+                       str(tmp_path / "pass.txt")).returncode == 0
+    done = run_ocisign("sign", "--sigstore-key", f"{prefix}.key", "--sigstore-passphrase-file",
+                       str(tmp_path / "pass.txt"), "--sigstore-format", "bundle",
+                       "--force-referrers-tag=false", "--insecure-registry",
+                       f"{fake_registry.host}/api/v3@{digest}")
+    assert done.returncode == 0, done.stderr
+    assert f"api/v3:{referrers_tag(digest)}" not in fake_registry.tags
+    assert f"api/v3:{sigstore_tag(digest)}" not in fake_registry.tags
+    done = run_ocisign("validate", "--sigstore-pubkey", f"{prefix}.pub", "--insecure-registry",
+                       "-v", "-o", str(tmp_path / "f.txt"), f"{fake_registry.host}/api/v3@{digest}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Successfully verified sigstore bundle" in done.stdout + done.stderr
