@@ -295,3 +295,21 @@ def test_unreadable_blob(host: BlobHost) -> None:
     (host.work / "blobFile.txt").chmod(0)
     done = host.run("blob", "sign", "blobFile.txt")
     assert done.returncode == 1 and "Permission denied" in done.stderr
+
+
+def test_skip_statement_reserved_metadata_and_debug(host: BlobHost) -> None:
+    assert host.run("blob", "sign", "blobFile.txt").returncode == 0
+    done = host.run("blob", "sign", "-m", "io.cncf.notary.x=1", "--force", "blobFile.txt")
+    assert done.returncode == 1
+    assert "metadata key io.cncf.notary.x has reserved prefix io.cncf.notary" in done.stderr
+    done = host.run("-d", "blob", "verify", "-s", "blobFile.txt.jws.sig", "blobFile.txt")
+    assert done.returncode == 0, done.stderr
+    assert "Verify signature of media type application/jose+json" in done.stderr
+    host.policy('{"version": "1.0", "trustPolicies": [{"name": "skip", '
+                '"signatureVerification": {"level": "skip"}}]}')
+    (host.work / "blobFile.txt").write_text("changed")  # nothing is checked under skip
+    done = host.run("blob", "verify", "-s", "blobFile.txt.jws.sig", "--policy-name", "skip",
+                    "blobFile.txt")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ("Trust policy is configured to skip signature verification for "
+                           "blobFile.txt\n")

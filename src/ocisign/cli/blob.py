@@ -9,6 +9,7 @@ signatures (base64 signature, Sigstore bundle v0.3). See docs/blob.md.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ from ocisign.cli._flags import key_value_pairs, parse_expiry
 from ocisign.errors import ConfigError, OcisignError, UsageError
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
+log = logging.getLogger(__name__)
 
 
 class BlobUsageError(UsageError):
@@ -168,6 +170,10 @@ def _sign_notary(blob_path: Path, flags: dict[str, Any]) -> None:
         plugin_config=_pairs(flags["plugin_config"], "plugin-config"),
     )
     metadata = _pairs(flags["user_metadata"], "user-metadata")
+    for key in metadata:
+        if key.startswith("io.cncf.notary"):
+            raise BlobUsageError(f"error adding user metadata: metadata key {key} has reserved "
+                                 "prefix io.cncf.notary")
     expiry = parse_expiry(flags["expiry"])
     signer, _ = load_signer(options)
     try:
@@ -257,6 +263,7 @@ def verify(blob_path: str | None, **flags: Any) -> None:
 
 def _verify_notary(blob_path: Path, flags: dict[str, Any]) -> None:
     from ocisign.config.blobpolicy import load_blob_policy, select_blob_statement
+    from ocisign.envelopes.notary import media_type_of
     from ocisign.notary.blob import envelope_format_of, verify_blob
 
     sig = flags["signature"]
@@ -274,7 +281,7 @@ def _verify_notary(blob_path: Path, flags: dict[str, Any]) -> None:
         statements = load_blob_policy()
         metadata = _pairs(flags["user_metadata"], "user-metadata")
         _pairs(flags["plugin_config"], "plugin-config")
-        envelope_format_of(sig)
+        log.debug("Verify signature of media type %s", media_type_of(envelope_format_of(sig)))
         try:
             statement = select_blob_statement(statements, flags["policy_name"])
             verdict = verify_blob(stream, sig, signature, statement,

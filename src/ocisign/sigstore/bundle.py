@@ -69,17 +69,19 @@ class BundleReferrer:
 
 
 def find_bundles(store: Store, digest: str, limit: int = 100) -> list[BundleReferrer]:
-    """The bundle referrers of ``digest`` (at most ``limit`` read); [] when listing fails."""
+    """The bundle referrers of ``digest``; [] when listing fails.
+
+    Referrers whose artifactType names something else (Notary signatures, SBOMs) are not
+    fetched; of the rest (bundles, and entries of indexes that drop artifactType) at most
+    ``limit`` manifests are read."""
     try:
         listed = store.referrers(digest)
     except RegistryError:
         return []  # cosign falls back to the .sig tag when referrers cannot be listed
     found: list[BundleReferrer] = []
-    for desc in listed:
-        if len(found) >= limit:
-            break
-        if desc.artifact_type and not desc.artifact_type.startswith(BUNDLE_PREFIX):
-            continue  # a Notary signature, an SBOM...: not ours to read
+    candidates = [d for d in listed
+                  if not d.artifact_type or d.artifact_type.startswith(BUNDLE_PREFIX)]
+    for desc in candidates[:limit]:  # a hostile index cannot make us fetch more than limit
         try:
             manifest = read_manifest(store, desc.digest, desc.size)
             layers = manifest.layers
