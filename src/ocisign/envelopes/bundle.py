@@ -112,7 +112,7 @@ def dsse_bundle(signer: Signer, payload: bytes, payload_type: str = INTOTO) -> b
         media_type=BUNDLE_V03,
         verification_material=_material(signer.public_key()),
         dsse_envelope=Envelope(payload=_b64(payload), payload_type=payload_type,
-                               signatures=[Signature(sig=_b64(signature), keyid="")]),
+                               signatures=[Signature(sig=_b64(signature))]),
     )
     return _to_json(bundle)
 
