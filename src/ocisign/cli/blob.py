@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -47,11 +46,11 @@ def _confirm(question: str) -> bool:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` with mode 0600 (parents 0700)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
+    """Write ``data`` with mode 0600 (missing parents 0700), atomically."""
+    from ocisign.util.fs import atomic_write, ensure_dir
+
+    ensure_dir(path.parent)
+    atomic_write(path, data, mode=0o600)
 
 
 class BlobGroup(click.Group):

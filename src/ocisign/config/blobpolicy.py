@@ -11,23 +11,54 @@ from __future__ import annotations
 
 import json
 import stat
+from dataclasses import dataclass
 from pathlib import Path
-
-from pydantic import ConfigDict, Field, ValidationError
+from typing import Any
 
 from ocisign.config import paths
-from ocisign.config.trustpolicy import POLICY_LINK, TrustPolicyStatement, validate_statement
+from ocisign.config.trustpolicy import (
+    _STATEMENT,
+    _VERIFICATION,
+    POLICY_LINK,
+    SignatureVerification,
+    TrustPolicyStatement,
+    _Invalid,
+    _members,
+    validate_statement,
+)
 from ocisign.errors import ConfigError
 
 BLOB_POLICY_FILE = "trustpolicy.blob.json"
 
 
+@dataclass(frozen=True)
 class BlobPolicyStatement(TrustPolicyStatement):
     """One statement of a blob trust policy."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    global_policy: bool = False
 
-    global_policy: bool = Field(default=False, alias="globalPolicy")
+
+def _known(node: object, schema: dict[str, tuple[str, bool]]) -> object:
+    """``node`` without the members ``schema`` does not name (Go's decoder ignores them)."""
+    return {k: v for k, v in node.items() if k in schema} if isinstance(node, dict) else node
+
+
+def _statement(item: object, i: int) -> BlobPolicyStatement:
+    loc: tuple[int | str, ...] = ("trustPolicies", i)
+    st: dict[str, Any] = _members(_known(item, _STATEMENT), _STATEMENT, loc)
+    sv = _members(_known(st["signatureVerification"], _VERIFICATION), _VERIFICATION,
+                  (*loc, "signatureVerification"))
+    flag = item.get("globalPolicy", False) if isinstance(item, dict) else False
+    if not isinstance(flag, bool):
+        raise _Invalid((*loc, "globalPolicy"), "Input should be a valid boolean")
+    return BlobPolicyStatement(
+        name=st["name"],
+        signature_verification=SignatureVerification(
+            sv["level"], dict(sv.get("override", {})), sv.get("verifyTimestamp", "")),
+        trust_stores=list(st.get("trustStores", [])),
+        trusted_identities=list(st.get("trustedIdentities", [])),
+        global_policy=flag,
+    )
 
 
 def blob_policy_path() -> Path:
@@ -49,12 +80,14 @@ def parse_blob_policy(data: bytes | str) -> list[BlobPolicyStatement]:
         raise _invalid("blob trust policy document has empty version, version must be specified")
     if version != "1.0":
         raise _invalid(f'blob trust policy document uses unsupported version "{version}"')
+    items = raw.get("trustPolicies") or []
     try:
-        statements = [BlobPolicyStatement.model_validate(s) for s in raw.get("trustPolicies") or []]
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise _invalid(f"blob trust policy: {where}: {err['msg']}") from None
+        if not isinstance(items, list):
+            raise _Invalid(("trustPolicies",), "Input should be a valid list")
+        statements = [_statement(item, i) for i, item in enumerate(items)]
+    except _Invalid as exc:
+        where = ".".join(str(p) for p in exc.loc)
+        raise _invalid(f"blob trust policy: {where}: {exc.message}") from None
     if not statements:
         raise _invalid("blob trust policy document can not have zero trust policy statements")
     names: set[str] = set()
