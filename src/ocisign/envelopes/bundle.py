@@ -28,17 +28,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from pydantic import ValidationError
-from sigstore_models.bundle.v1 import Bundle, VerificationMaterial
-from sigstore_models.common.v1 import HashAlgorithm, HashOutput, MessageSignature
-from sigstore_models.common.v1 import PublicKeyIdentifier as KeyHint
-from sigstore_models.intoto import Envelope, Signature
 
 from ocisign.errors import MALFORMED, VerificationError
 from ocisign.keys.algorithms import Scheme, sigstore_hash
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+    from sigstore_models.bundle.v1 import Bundle, VerificationMaterial
 
     from ocisign.signers.base import Signer
 
@@ -52,7 +48,6 @@ MEDIA_TYPES = (
 INTOTO = "application/vnd.in-toto+json"
 MAX_BUNDLE_BYTES = 4 * 1024 * 1024
 _HASHES = {"SHA2_256": "sha256", "SHA2_384": "sha384", "SHA2_512": "sha512"}
-_HASH_ENUM = {v: HashAlgorithm(k) for k, v in _HASHES.items()}
 _PREHASH: dict[str, type[hashes.HashAlgorithm]] = {
     "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512,
 }
@@ -85,11 +80,19 @@ def _to_json(bundle: Bundle) -> bytes:
 
 
 def _material(public_key: PublicKeyTypes) -> VerificationMaterial:
-    return VerificationMaterial(public_key=KeyHint(hint=key_hint(public_key)), tlog_entries=[])
+    # sigstore-models (pydantic) loads only when a bundle is made or read
+    from sigstore_models.bundle.v1 import VerificationMaterial
+    from sigstore_models.common.v1 import PublicKeyIdentifier
+
+    hint = PublicKeyIdentifier(hint=key_hint(public_key))
+    return VerificationMaterial(public_key=hint, tlog_entries=[])
 
 
 def message_bundle(signer: Signer, blob: bytes) -> tuple[bytes, bytes]:
     """Sign ``blob`` as ``cosign sign-blob --key`` does: (DER signature, bundle JSON)."""
+    from sigstore_models.bundle.v1 import Bundle
+    from sigstore_models.common.v1 import HashAlgorithm, HashOutput, MessageSignature
+
     public_key = signer.public_key()
     signature = signer.sign(blob, Scheme.SIGSTORE)
     name = (sigstore_hash(public_key) or hashes.SHA256()).name.replace("-", "")
@@ -97,7 +100,7 @@ def message_bundle(signer: Signer, blob: bytes) -> tuple[bytes, bytes]:
         media_type=BUNDLE_V03,
         verification_material=_material(public_key),
         message_signature=MessageSignature(
-            message_digest=HashOutput(algorithm=_HASH_ENUM[name],
+            message_digest=HashOutput(algorithm=HashAlgorithm("SHA2_" + name[3:]),
                                       digest=_b64(hashlib.new(name, blob).digest())),
             signature=_b64(signature),
         ),
@@ -107,6 +110,9 @@ def message_bundle(signer: Signer, blob: bytes) -> tuple[bytes, bytes]:
 
 def dsse_bundle(signer: Signer, payload: bytes, payload_type: str = INTOTO) -> bytes:
     """A DSSE bundle over ``payload`` (cosign v3 image signatures and attestations)."""
+    from sigstore_models.bundle.v1 import Bundle
+    from sigstore_models.intoto import Envelope, Signature
+
     signature = signer.sign(pae(payload_type, payload), Scheme.SIGSTORE)
     bundle = Bundle(
         media_type=BUNDLE_V03,
@@ -119,6 +125,9 @@ def dsse_bundle(signer: Signer, payload: bytes, payload_type: str = INTOTO) -> b
 
 def parse_bundle(data: bytes) -> Bundle:
     """Parse a bundle (any known media type); VerificationError names what is wrong."""
+    from pydantic import ValidationError
+    from sigstore_models.bundle.v1 import Bundle
+
     if len(data) > MAX_BUNDLE_BYTES:
         raise VerificationError(f"the bundle is {len(data)} bytes, over the 4 MiB limit")
     try:
