@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from ocisign.batch import Status
+from ocisign.config import paths
 from ocisign.config.keystore import KeyStore
 from ocisign.envelopes.notary import THUMBPRINT_ANNOTATION, media_type_of, thumbprints
 from ocisign.errors import OcisignError, PluginError, UsageError
@@ -27,7 +29,6 @@ from ocisign.registry.store import Store
 from ocisign.resolve.targets import Resolved, Target
 from ocisign.signers.base import EnvelopeSigner, Signer
 from ocisign.signers.local import LocalSigner
-from ocisign.signers.plugin import DEFAULT_TIMEOUT, plugin_signer
 
 EMPTY_DESCRIPTOR = Descriptor.of(EMPTY_JSON, NOTARY_SIGNATURE)
 
@@ -43,17 +44,14 @@ def check_user_metadata(metadata: dict[str, str]) -> None:
 
 def load_signer(options: SignOptions) -> tuple[Signer | EnvelopeSigner, str]:
     """The signer for the run and a label for it (key name or plugin:id)."""
-    timeout = options.plugin_timeout or DEFAULT_TIMEOUT
     if options.plugin_name and options.key_id:
-        signer = plugin_signer(
-            options.plugin_name, options.key_id, options.plugin_config, timeout=timeout
-        )
+        signer = _plugin(options.plugin_name, options.key_id, options.plugin_config, options)
         return signer, f"{options.plugin_name}:{options.key_id}"
     entry = KeyStore.load().get(options.key_name)
     if entry.is_plugin:
         assert entry.plugin_name and entry.id
         config = {**(entry.plugin_config or {}), **options.plugin_config}
-        return plugin_signer(entry.plugin_name, entry.id, config, timeout=timeout), entry.name
+        return _plugin(entry.plugin_name, entry.id, config, options), entry.name
     assert entry.key_path
     if is_pkcs11_ref(entry.key_path):
         from ocisign.signers import pkcs11  # python-pkcs11 only for a token key
@@ -62,6 +60,29 @@ def load_signer(options: SignOptions) -> tuple[Signer | EnvelopeSigner, str]:
     assert entry.cert_path
     key = load_private_key(entry.key_path)
     return LocalSigner(key, load_certificates(entry.cert_path)), entry.name
+
+
+def _plugin(
+    name: str, key_id: str, config: dict[str, str], options: SignOptions
+) -> Signer | EnvelopeSigner:
+    """A plugin's signer (the plugin module loads only for plugin keys)."""
+    from ocisign.signers.plugin import DEFAULT_TIMEOUT, plugin_signer
+
+    timeout = options.plugin_timeout or DEFAULT_TIMEOUT
+    return plugin_signer(name, key_id, config, timeout=timeout)
+
+
+def _timestamper(options: SignOptions, warn: Warn) -> Callable[[bytes, str], bytes] | None:
+    """``--timestamp-url``: countersign each signature at the TSA, checked against the root."""
+    if not options.timestamp_url or options.timestamp_root_cert is None:
+        return None
+    from ocisign.notary import revocation, timestamp  # only runs that timestamp load them
+
+    root = timestamp.load_root(str(options.timestamp_root_cert))
+    url = options.timestamp_url
+    checks = revocation.Options(cache_dir=paths.crl_cache_dir(), warn=warn)
+    return lambda signature, hash_name: timestamp.request_token(
+        url, signature, hash_name, root, checks)
 
 
 class NotaryAttacher:
@@ -74,6 +95,7 @@ class NotaryAttacher:
         self.options = options
         self.warn = warn
         self.media_type = media_type_of(fmt)
+        self.timestamper = _timestamper(options, warn)
         self.signer, self.key_label = load_signer(options)
         self._thumbprint = self._known_thumbprint()
         self._lock = threading.Lock()
@@ -107,6 +129,7 @@ class NotaryAttacher:
         signed = sign_descriptor(
             desc, self.signer, envelope_format=self.format,
             expiry=self.options.expiry or None, user_metadata=self.options.user_metadata,
+            timestamper=self.timestamper,
         )
         if thumb is None:
             with self._lock:
@@ -134,12 +157,20 @@ class NotaryAttacher:
             return
         registry, _, repository = store.name.partition("/")
         source = self._config_source.get(registry)
-        digest = EMPTY_DESCRIPTOR.digest
-        if source is None or not store.mount_blob(digest, source):
+        if source is None or not self._mount(store, source):
             store.push_blob(EMPTY_JSON, NOTARY_SIGNATURE)
         with self._lock:
             self._has_config.add(store.name)
             self._config_source.setdefault(registry, repository)
+
+    @staticmethod
+    def _mount(store: Store, source: str) -> bool:
+        """Mount the config from ``source``; False (then push it) if the registry would not,
+        e.g. a token that may push here but not pull from ``source``."""
+        try:
+            return store.mount_blob(EMPTY_DESCRIPTOR.digest, source)
+        except OcisignError:
+            return False
 
     def _existing(self, resolved: Resolved, target: Target, thumb: str) -> str:
         """The digest of a valid signature of ours (same leaf, same format), or ''."""
@@ -159,6 +190,8 @@ class NotaryAttacher:
                 continue
             if parsed.expiry is not None and parsed.expiry <= datetime.now(UTC):
                 continue
+            if self.timestamper is not None and not parsed.timestamp_token:
+                continue  # --timestamp-url asks for a timestamped signature
             annotations = signed.get("annotations") or {}
             if any(annotations.get(k) != v for k, v in self.options.user_metadata.items()):
                 continue
