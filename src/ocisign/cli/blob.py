@@ -134,9 +134,6 @@ def _check_timestamp_flags(url: str | None, root: str | None) -> None:
         missing = "timestamp-url" if url is None else "timestamp-root-cert"
         raise BlobUsageError("if any flags in the group [timestamp-url timestamp-root-cert] are "
                              f"set they must all be set; missing [{missing}]")
-    if url is not None:
-        raise BlobUsageError("RFC 3161 timestamping is not supported yet",
-                             hint="sign without --timestamp-url/--timestamp-root-cert")
 
 
 def _sign_notary(blob_path: Path, flags: dict[str, Any]) -> None:
@@ -175,10 +172,17 @@ def _sign_notary(blob_path: Path, flags: dict[str, Any]) -> None:
                                  "prefix io.cncf.notary")
     expiry = parse_expiry(flags["expiry"])
     signer, _ = load_signer(options)
+    timestamper = None
+    if flags["timestamp_url"] is not None:
+        from ocisign.cli._common import warn
+        from ocisign.notary.blob import blob_timestamper
+
+        timestamper = blob_timestamper(flags["timestamp_url"], flags["timestamp_root_cert"], warn)
     try:
         with blob_path.open("rb") as stream:
             envelope = sign_blob(stream, signer, envelope_format=fmt, media_type=media_type,
-                                 expiry=expiry or None, user_metadata=metadata)
+                                 expiry=expiry or None, user_metadata=metadata,
+                                 timestamper=timestamper)
     except OSError as exc:
         raise ConfigError(f"{exc.strerror or exc}: {blob_path}") from None
     directory = Path(sig_dir) if sig_dir is not None else blob_path.parent

@@ -12,7 +12,7 @@ algorithm) and size always, media type only when asked.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,7 +25,9 @@ from ocisign.config.blobpolicy import BlobPolicyStatement
 from ocisign.config.truststore import store_loader
 from ocisign.envelopes.notary import ParsedEnvelope, media_type_of, parse_envelope
 from ocisign.errors import OcisignError, PluginError, SignatureError, VerificationError
+from ocisign.formats import SignOptions, Warn
 from ocisign.keys.algorithms import key_spec, spec_for_jws_alg
+from ocisign.notary.attach import _timestamper
 from ocisign.notary.sign import sign_descriptor
 from ocisign.notary.timestamp import _accuracy, _gentime, _parse
 from ocisign.notary.trust import NotaryOutcome, verify_notary
@@ -80,8 +82,10 @@ def sign_blob(
     media_type: str = DEFAULT_MEDIA_TYPE,
     expiry: timedelta | None = None,
     user_metadata: Mapping[str, str] | None = None,
+    timestamper: Callable[[bytes, str], bytes] | None = None,
 ) -> bytes:
-    """The envelope bytes signing ``blob`` (the digest algorithm follows the key)."""
+    """The envelope bytes signing ``blob`` (the digest algorithm follows the key);
+    ``timestamper`` (:func:`blob_timestamper`) countersigns it at an RFC 3161 TSA."""
     if not isinstance(signer, Signer):
         raise PluginError(f'the plugin "{signer.name}" lacks the signature generator '
                           "capability required for blob signing",
@@ -90,8 +94,17 @@ def sign_blob(
     signed = sign_descriptor(
         Descriptor(media_type, digest, size), signer, envelope_format=envelope_format,
         expiry=expiry, user_metadata=user_metadata, signing_agent=SIGNING_AGENT,
+        timestamper=timestamper,
     )
     return signed.envelope
+
+
+def blob_timestamper(url: str, root_cert: str, warn: Warn) -> Callable[[bytes, str], bytes]:
+    """The image signer's RFC 3161 timestamper (``--timestamp-url``/``--timestamp-root-cert``)."""
+    stamper = _timestamper(SignOptions(timestamp_url=url, timestamp_root_cert=Path(root_cert)),
+                           warn)
+    assert stamper is not None
+    return stamper
 
 
 def parse_blob_signature(sig_path: str, data: bytes) -> ParsedEnvelope:
