@@ -111,6 +111,14 @@ def test_cosign_v3_bundle_referrer_verifies(registry: RunningRegistry, tmp_path:
     assert [d["digest"] for d in described] == [referrer]
     assert described[0]["subjects"] == [digest]
     assert described[0]["verificationMaterial"]["publicKey"]["hint"]
+    listed = run_ocisign("ls", "--insecure-registry", f"{registry.host}/blob/v3:1")
+    assert listed.returncode == 0 and BUNDLE_TYPE in listed.stdout and referrer in listed.stdout
+    doc = json.loads(run_ocisign("ls", "-o", "json", "--insecure-registry",
+                                 f"{registry.host}/blob/v3:1").stdout)
+    assert [(s["kind"], s["digest"]) for s in doc["signatures"]] == [("bundle", referrer)]
+    shown = json.loads(run_ocisign("inspect", "-o", "json", "--insecure-registry",
+                                   f"{registry.host}/blob/v3:1").stdout)
+    assert [b["digest"] for b in shown["sigstoreBundles"]] == [referrer]
 
 
 def test_wrong_subject_and_no_fallback_to_sig(registry: RunningRegistry, tmp_path: Path) -> None:
