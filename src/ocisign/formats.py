@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from ocisign.batch import Outcome
+from ocisign.batch import BatchConsole, Outcome
 from ocisign.errors import UsageError
 from ocisign.registry.store import RegistryOptions
 
@@ -69,7 +69,7 @@ class SignOptions:
     jobs: int = 4
     timeout: float | None = 600.0  # per line, seconds; None = no limit
     force: bool = False
-    progress: bool = False
+    console: BatchConsole | None = None  # streams results while the batch runs
     sigstore_key: Path | None = None
     sigstore_passphrase_file: Path | None = None
     sigstore_identity: str = "containers"
@@ -100,7 +100,7 @@ class ValidateRequest:
     max_signatures: int = 100
     notation_platforms: bool = False  # -a/--os given: verify platforms' notary signatures too
     now: datetime | None = None
-    progress: bool = False
+    console: BatchConsole | None = None  # streams results while the batch runs
 
 
 @dataclass(frozen=True)
