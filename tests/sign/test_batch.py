@@ -85,7 +85,7 @@ def test_batch_list(env: Env, registry: RunningRegistry, tmp_path: Path) -> None
     assert _count(registry, "batch/single", [single]) == 1
     assert _count(registry, "batch/multi", [multi, *platforms]) == 3
     bad_rows = [r for r in doc["results"] if r["status"] == "failed"]
-    assert [r["line"] for r in bad_rows] == bad and all(r["error"] for r in bad_rows)
+    assert [r["reference"] for r in bad_rows] == bad and all(r["message"] for r in bad_rows)
     assert [r["lineNo"] for r in bad_rows] == [4, 8, 10, 11]
     # the ocisign.errors class behind each failure (missing, bad name x2, closed port)
     assert [r["errorKind"] for r in bad_rows] == [

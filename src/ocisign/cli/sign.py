@@ -11,7 +11,15 @@ from click.core import ParameterSource
 
 from ocisign import formats
 from ocisign.batch import BatchConsole, BatchReport, LineResult, Status, check_jobs
-from ocisign.cli._common import common_flags, is_verbose, output_option, print_json, warn
+from ocisign.cli._common import (
+    common_flags,
+    is_verbose,
+    line_json,
+    outcome_json,
+    output_option,
+    print_json,
+    warn,
+)
 from ocisign.cli._flags import (
     GoBoolCommand,
     batch_options,
@@ -221,37 +229,29 @@ def _summary(report: BatchReport) -> None:
 
 def _target_json(result: SignResult) -> dict[str, Any]:
     return {
-        "reference": result.reference,
-        "digest": result.digest,
+        **outcome_json(result),
         "signatureDigest": result.signature_digest or None,
         "format": result.format or None,
         "key": result.key or None,
         "mechanism": result.mechanism or None,
-        "status": result.status.value,
-        **({"detail": result.detail} if result.detail else {}),
-    }
-
-
-def _line_json(result: LineResult) -> dict[str, Any]:
-    return {
-        "line": result.line,
-        "lineNo": result.line_no,
-        "status": result.status.value,
-        "error": result.error or None,
-        "errorKind": result.error_kind or None,
-        "hint": result.hint or None,
-        "targets": [_target_json(o) for o in result.outcomes if isinstance(o, SignResult)],
     }
 
 
 def _json(report: BatchReport, failed_file: str | None) -> dict[str, Any]:
+    results = [
+        {**line_json(r),
+         "targets": [_target_json(o) for o in r.outcomes if isinstance(o, SignResult)]}
+        for r in report.results
+    ]
     return {
-        "results": [_line_json(r) for r in report.results],
+        "command": "sign",
+        "results": results,
         "summary": {
             "signed": report.count(Status.SIGNED),
             "alreadySigned": report.count(Status.ALREADY_SIGNED),
             "skipped": report.count(Status.SKIPPED),
             "failed": report.count(Status.FAILED),
+            "total": len(report.results),
             "elapsedSeconds": round(report.elapsed, 3),
             "failedFile": failed_file,
         },

@@ -101,7 +101,7 @@ def validate(ctx: click.Context, /, references: tuple[str, ...], **flags: Any) -
     if flags["report"]:
         path = reports.report_path(flags["report"], flags["report_format"])
         reports.write_report(path, report, flags["report_format"])
-    _finish(report, json_out)
+    _finish(report, json_out, failed_file if report.failed else None)
     if report.failed:
         hint = (f"the failed lines are in {failed_file}; fix them and rerun with -f {failed_file}"
                 if failed_file else "the FAIL lines above say why")
@@ -200,13 +200,13 @@ def _show(console: BatchConsole, line: LineResult, numbered: bool, *, text: bool
                 console.out(f"  {message}")
 
 
-def _finish(report: BatchReport, json_out: bool) -> None:
+def _finish(report: BatchReport, json_out: bool, failed_file: Path | None) -> None:
     """After the run: the JSON document, run-wide notices and the summary line."""
     from ocisign.cli import reports
     from ocisign.verify import line_images
 
     if json_out:
-        print_json(reports.output_document(report))
+        print_json(reports.output_document(report, str(failed_file) if failed_file else None))
     run_notices = [n for line in report.results for i in line_images(line) for n in i.run_notices]
     for notice in dict.fromkeys(run_notices):
         warn(notice)
