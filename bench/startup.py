@@ -1,37 +1,66 @@
-"""Startup time: median of 10 cold runs of `python -m ocisign --version` vs `python -c pass`.
+"""Start-up and one image per process: `--version`, `sign` and `validate` against a registry.
 
-Run from the repository root: `python bench/startup.py [RUNS]`. Wall time per subprocess.
+Run from the repository root: ``python bench/startup.py [RUNS] [SRC]`` (SRC: another
+checkout's ``src/`` folder, to compare two versions in one session). Starts its own CNCF
+distribution (Debian docker-registry) on 127.0.0.1 and prints the medians over RUNS fresh
+processes (default 10) for:
+
+- ``python -c pass`` (the unit every figure is a ratio to, measured in the same run);
+- ``ocisign --version``;
+- ``ocisign sign REPO@DIGEST`` (JWS, a local EC P-256 key from the key store, plain HTTP),
+  a freshly pushed image for every run, so every signature is new;
+- ``ocisign validate REPO@DIGEST`` of a signed image under a strict trust policy.
+
+Each figure is a wall time and the process's CPU time (user + system, from ``wait4``),
+each with its ratio to ``python -c pass``; under load the CPU ratio is the steadier one.
+It also lists the heavy modules ``--version`` imports (should be none). The machine's load
+(``uptime``) is printed before and after: trust the ratios more than the milliseconds.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parent.parent / "src"
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+
+from tests.fixtures.registry import (  # noqa: E402
+    push_test_image,
+    registry_available,
+    start_registry,
+)
+
+POLICY = {
+    "version": "1.0",
+    "trustPolicies": [{
+        "name": "all", "registryScopes": ["*"], "signatureVerification": {"level": "strict"},
+        "trustStores": ["ca:bench"], "trustedIdentities": ["*"],
+    }],
+}
+HEAVY = ("cryptography", "requests", "urllib3", "rich", "pydantic", "nacl", "cbor2", "yaml",
+         "click")
+TARGETS = {"ocisign --version": 3.0, "ocisign sign (JWS, registry)": 8.0,
+           "ocisign validate (registry)": 6.0}
 
 
-def median_seconds(args: list[str], runs: int, env: dict[str, str]) -> float:
-    """Median wall time of ``runs`` fresh interpreter runs of ``args``."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, *args], check=True, capture_output=True, env=env)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def load() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
 def heavy_modules(env: dict[str, str]) -> list[str]:
-    """Heavy modules that `ocisign --version` imports (should be none)."""
+    """Heavy modules that `python -m ocisign --version` imports (should be none)."""
     code = (
-        "import sys\nfrom ocisign.cli import cli\n"
-        "try:\n    cli.main(['--version'], prog_name='ocisign')\nexcept SystemExit:\n    pass\n"
-        "heavy = ('cryptography', 'requests', 'rich', 'pydantic', 'nacl', 'cbor2', 'yaml')\n"
-        "print('HEAVY', *(m for m in heavy if m in sys.modules))\n"
+        "import runpy, sys\nsys.argv = ['ocisign', '--version']\n"
+        "try:\n    runpy.run_module('ocisign', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        f"print('HEAVY', *(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env
@@ -42,15 +71,72 @@ def heavy_modules(env: dict[str, str]) -> list[str]:
 
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    env = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    median_seconds(["-m", "ocisign", "--version"], 1, env)  # compile .pyc once
-    base = median_seconds(["-c", "pass"], runs, env)
-    ours = median_seconds(["-m", "ocisign", "--version"], runs, env)
-    print(f"python -c pass:              median {base * 1000:7.1f} ms over {runs} runs")
-    print(f"python -m ocisign --version: median {ours * 1000:7.1f} ms over {runs} runs")
-    print(f"ocisign startup overhead:    {(ours - base) * 1000:7.1f} ms")
-    print(f"heavy modules imported by --version: {heavy_modules(env) or 'none'}")
+    src = Path(sys.argv[2]).resolve() if len(sys.argv) > 2 else ROOT / "src"
+    if not registry_available():
+        sys.exit("docker-registry is not installed (apt-get install docker-registry)")
+    print(f"load before: {load()}")
+    with tempfile.TemporaryDirectory(prefix="ocisign-startup-") as tmpdir:
+        tmp = Path(tmpdir)
+        registry = start_registry(tmp / "registry")
+        client = registry.client()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OCISIGN_")}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env.update(PYTHONPATH=str(src), OCISIGN_CONFIG_DIR=str(tmp / "config"))
+        ocisign = [sys.executable, "-m", "ocisign"]
+        subprocess.run([*ocisign, "key", "generate", "bench", "--type", "ecdsa-p256",
+                        "--default"], env=env, check=True, capture_output=True)
+        (tmp / "config" / "trustpolicy.json").write_text(json.dumps(POLICY))
+        counter = iter(range(1_000_000))
+
+        def image() -> str:
+            repo = f"bench/one-{next(counter)}"
+            return f"{registry.host}/{repo}@" + push_test_image(registry, f"{repo}:v1",
+                                                                client=client)
+
+        signed = image()
+        subprocess.run([*ocisign, "sign", "--insecure-registry", signed], env=env, check=True,
+                       capture_output=True)
+
+        def median_ms(args: Callable[[], list[str]]) -> tuple[float, float]:
+            """Median wall and CPU (user + system) milliseconds of ``runs`` processes."""
+            walls, cpus = [], []
+            for _ in range(runs):
+                argv = args()
+                start = time.perf_counter()
+                proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE)
+                assert proc.stderr is not None
+                errors = proc.stderr.read()
+                _, status, usage = os.wait4(proc.pid, 0)
+                walls.append(time.perf_counter() - start)
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                if proc.returncode:
+                    raise RuntimeError(f"{argv} failed: {errors.decode(errors='replace')}")
+                cpus.append(usage.ru_utime + usage.ru_stime)
+            return statistics.median(walls) * 1000, statistics.median(cpus) * 1000
+
+        try:
+            median_ms(lambda: [*ocisign, "--version"])  # warm the page cache and .pyc files
+            base = median_ms(lambda: [sys.executable, "-c", "pass"])
+            rows = [
+                ("python -c pass", base),
+                ("ocisign --version", median_ms(lambda: [*ocisign, "--version"])),
+                ("ocisign sign (JWS, registry)",
+                 median_ms(lambda: [*ocisign, "sign", "--insecure-registry", image()])),
+                ("ocisign validate (registry)",
+                 median_ms(lambda: [*ocisign, "validate", "--insecure-registry", signed])),
+            ]
+            heavy = heavy_modules(env)
+        finally:
+            client.close()
+            registry.stop()
+    print(f"load after:  {load()}")
+    print(f"src: {src}, median of {runs} fresh processes each; wall and CPU (user + system)")
+    for name, (wall, cpu) in rows:
+        target = f"  (target <= {TARGETS[name]:.0f}x)" if name in TARGETS else ""
+        print(f"{name:30s} wall {wall:7.1f} ms {wall / base[0]:5.1f}x   "
+              f"CPU {cpu:7.1f} ms {cpu / base[1]:5.1f}x{target}")
+    print(f"heavy modules imported by --version: {' '.join(heavy) or 'none'}")
 
 
 if __name__ == "__main__":

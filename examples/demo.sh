@@ -34,12 +34,11 @@ step "index.json: the image (tag v1), its two Notary signatures and the cosign .
 python3 -m json.tool "$layout/index.json"
 
 step "ocisign validate --oci-layout $layout:v1   (trust policy + trust store from the config dir)"
-cat > "$OCISIGN_CONFIG_DIR/trustpolicy.json" <<'JSON'
-{"version": "1.0", "trustPolicies": [{"name": "demo", "registryScopes": ["*"],
-  "signatureVerification": {"level": "strict"},
-  "trustStores": ["ca:demo"], "trustedIdentities": ["*"]}]}
-JSON
+ocisign policy init --store demo      # trustpolicy.json trusting ca:demo for every scope
 ocisign validate --oci-layout "$layout:v1" -v -o "$work/validate-failed.txt"
+step "ocisign ls / verify   (notation's commands: the signature tree, then one verification)"
+ocisign ls --oci-layout "$layout:v1" --sigstore-pubkey "$work/cosign.pub"
+ocisign verify --oci-layout --scope local/demo "$layout:v1"
 step "ocisign validate --sigstore-pubkey $work/cosign.pub   (the cosign signature)"
 ocisign validate --oci-layout "$layout:v1" --type sigstore --sigstore-pubkey "$work/cosign.pub"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite needs (idempotent; run as root or with sudo).
 set -euo pipefail
-PKGS=(docker-registry apache2-utils sbsigntool osslsigncode openssl)
+PKGS=(docker-registry apache2-utils sbsigntool osslsigncode openssl softhsm2 opensc)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

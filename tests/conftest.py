@@ -18,6 +18,7 @@ pytest_plugins = [
     "tests.fixtures.registry",
     "tests.fixtures.fake_registry",
     "tests.fixtures.skopeo",
+    "tests.fixtures.pkcs11",
 ]
 
 

@@ -21,6 +21,15 @@ def test_version() -> None:
     assert __version__ in result.stdout
 
 
+def test_version_fast_path_matches_click_and_skips_it() -> None:
+    code = "import runpy, sys; sys.argv[1:] = ['--version']\n" \
+           "runpy.run_module('ocisign', run_name='__main__')\nprint('click' in sys.modules)\n"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=cli_env()
+    )
+    assert out.stdout == CliRunner().invoke(cli, ["--version"]).stdout + "False\n"
+
+
 def test_help_lists_commands_without_importing_them() -> None:
     heavy = ("cryptography", "requests", "rich", "ocisign.cli.sign")
     code = (

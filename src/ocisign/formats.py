@@ -70,7 +70,7 @@ class SignOptions:
     timeout: float | None = 600.0  # per line, seconds; None = no limit
     force: bool = False
     console: BatchConsole | None = None  # streams results while the batch runs
-    sigstore_key: Path | None = None
+    sigstore_key: str | None = None  # a key file or a pkcs11: URI
     sigstore_passphrase_file: Path | None = None
     sigstore_identity: str = "containers"
 

@@ -117,8 +117,20 @@ def test_unknown_key_name(tmp_path: Path) -> None:
     _fails(cfg, "key", "delete", "nope", match="signing key 'nope' not found")
 
 
+def metadata_plugin(plugins: Path, name: str) -> Path:
+    """A plugin that only answers get-plugin-metadata (what `key add --plugin` asks)."""
+    exe = plugins / name / f"notation-{name}"
+    exe.parent.mkdir(parents=True)
+    meta = {"name": name, "description": "test", "version": "1.0.0", "url": "https://x",
+            "supportedContractVersions": ["1.0"], "capabilities": ["SIGNATURE_GENERATOR.RAW"]}
+    exe.write_text(f"#!/bin/sh\ncat >/dev/null\necho '{json.dumps(meta)}'\n")
+    exe.chmod(0o755)
+    return exe
+
+
 def test_add_local_and_plugin(tmp_path: Path) -> None:
     cfg = tmp_path / "cfg"
+    metadata_plugin(cfg / "plugins", "azure-kv")
     out = _ok(
         cfg,
         "key",
@@ -160,7 +172,9 @@ def test_add_local_and_plugin(tmp_path: Path) -> None:
     stored = json.loads((cfg / "signingkeys.json").read_text())
     assert stored["default"] == "kms"
     assert stored["keys"][0]["keyPath"] == str(E2E / "e2e.key")
-    _fails(cfg, "key", "add", "kms", "--plugin", "p", "--id", "i", match="already exists")
+    _fails(cfg, "key", "add", "kms", "--plugin", "azure-kv", "--id", "i",
+           match="already exists")
+    _fails(cfg, "key", "add", "other", "--plugin", "p", "--id", "i", match="is not installed")
 
 
 def test_add_bad_input(tmp_path: Path) -> None:

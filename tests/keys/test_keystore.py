@@ -73,6 +73,11 @@ def test_notation_malformed_vectors_fail_clearly(name: str, problem: str, tmp_pa
         ),
         ('{"keys": [{"keyPath": "a", "certPath": "b"}]}', "keys.0.name"),
         ('{"keys": "nope"}', "keys:"),
+        ('{"keys": [{"name": 7, "id": "i", "pluginName": "p"}]}', "keys.0.name: must be a string"),
+        ('{"keys": [{"name": "a", "id": "i", "pluginName": "p", "pluginConfig": {"k": 1}}]}',
+         "keys.0.pluginConfig"),
+        ('{"default": 1, "keys": []}', "default: must be a string"),
+        ('{"keys": [7]}', "keys.0: must be a JSON object"),
         ("[]", "must hold a JSON object"),
         ('{"keys": [', "not valid JSON"),
     ],
@@ -96,7 +101,7 @@ def test_unknown_fields_are_preserved(tmp_path: Path) -> None:
     doc = {
         "default": "a",
         "future": 1,
-        "keys": [{"name": "a", "id": "i", "pluginName": "p", "x": "y"}],
+        "keys": [{"name": "a", "id": "i", "pluginName": "p", "x": "y", "self": 2}],
     }
     path = write(tmp_path / "signingkeys.json", json.dumps(doc).encode())
     KeyStore.load(path).save()

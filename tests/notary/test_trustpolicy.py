@@ -168,6 +168,22 @@ BAD = {
     ),
     "unknown field": (_doc(_statement(trustStore=["ca:e2e"])), "trustStore"),
     "wrong type": (_doc(_statement(registryScopes="r.io/a")), "registryScopes"),
+    "scope not a string": (
+        _doc(_statement(registryScopes=["r.io/a", 7])),
+        '(statement "s").registryScopes[1]: Input should be a valid string',
+    ),
+    "override value not a string": (
+        _doc(_statement(signatureVerification={"level": "strict", "override": {"expiry": 1}})),
+        "signatureVerification.override.expiry: Input should be a valid string",
+    ),
+    "no signatureVerification": (
+        _doc(_statement(signatureVerification=None)),
+        "signatureVerification: Field required",
+    ),
+    "statements not a list": (
+        '{"version": "1.0", "trustPolicies": {}}',
+        "trustPolicies: Input should be a valid list",
+    ),
 }
 
 
@@ -180,7 +196,7 @@ def test_hand_written_invalid_policies(case: str) -> None:
     assert info.value.message.startswith("/etc/p.json: ")
 
 
-def test_pydantic_error_names_statement_and_field() -> None:
+def test_schema_error_names_statement_and_field() -> None:
     with pytest.raises(ConfigError, match=r'trustPolicies\[0\] \(statement "s"\)\.registryScopes'):
         parse_trust_policy(_doc(_statement(registryScopes="r.io/a")), source="p.json")
 

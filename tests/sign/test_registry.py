@@ -134,3 +134,40 @@ def test_referrers_api_when_asked(env: Env, fake_registry: FakeRegistry) -> None
     flag = env.ok("sign", "--force", "--force-referrers-tag", ref, "--output", "json")
     assert json.loads(flag.stdout)["results"][0]["targets"][0]["mechanism"] == "tag-schema"
     assert len(_sigs(fake_registry, "sign/api", digest)) == 4
+
+
+def test_requests_per_new_signature(
+    env: Env, registry: RunningRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The `{}` config blob is mounted (one request) into each new repository of a run."""
+    from ocisign.batch import Status
+    from ocisign.formats import SignOptions
+    from ocisign.notary.attach import NotaryAttacher
+    from ocisign.registry import open_store
+    from ocisign.resolve.targets import resolve_targets
+    from tests.sigstore.conftest import counting
+
+    monkeypatch.setenv("OCISIGN_CONFIG_DIR", str(env.config))
+    client = registry.client()
+    attacher = NotaryAttacher("jws", SignOptions(), lambda message: None)
+    for i in range(3):
+        repo = f"count/notary-{i}"
+        digest = push_test_image(registry, f"{repo}:v1")
+        resolved = resolve_targets(open_store(f"{registry.host}/{repo}@{digest}", client=client),
+                                   expand=False)
+        with counting(client) as seen:
+            assert attacher.sign(resolved, resolved.targets[0]).status is Status.SIGNED
+        blob_steps = [s for s in seen if "/blobs/" in s]
+        mounts = [s for s in blob_steps if "mount=" in s]
+        if i == 0:  # nothing to mount from yet: HEAD, then upload the `{}` config
+            assert not mounts and blob_steps[0].startswith("POST"), seen
+            assert len([s for s in blob_steps if s.startswith("HEAD")]) == 1, seen
+        else:  # the envelope upload (POST + PUT) and one mount of the config
+            assert [s.split()[0] for s in blob_steps] == ["POST", "PUT", "POST"], seen
+            assert len(mounts) == 1 and "from=count%2Fnotary-0" in mounts[0], seen
+            assert len(seen) <= 9, seen
+        assert _sigs(registry, repo, digest)
+        manifest = client.store(f"{registry.host}/{repo}").fetch_manifest(
+            _sigs(registry, repo, digest)[0])
+        assert manifest.config is not None
+        assert client.store(f"{registry.host}/{repo}").blob_exists(manifest.config.digest)

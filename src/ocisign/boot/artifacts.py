@@ -32,7 +32,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from ocisign.boot.authenticode import sign_pe, signatures
 from ocisign.config import signartifacts as cfg
 from ocisign.errors import ArtifactError, KeyFileError
+from ocisign.keys.algorithms import Scheme
 from ocisign.keys.pem import keys_match, load_certificates, load_private_key
+from ocisign.keys.pkcs11_uri import is_pkcs11_ref, parse_uri, redact
 from ocisign.util.fs import atomic_write
 
 if TYPE_CHECKING:
@@ -84,7 +86,7 @@ class SignArtifactsResult:
     """The outcome of a successful run."""
 
     artifacts_path: Path
-    signing_method: str  # "ephemeral" or "key"
+    signing_method: str  # "ephemeral", "key" or "pkcs11"
     certificate_subject: str
     certificate_sha256: str
     public_cert_path: Path | None
@@ -115,7 +117,11 @@ def _sign_in(
 
     inject = cfg.load_inject_files(artifacts / "inject-files.yaml")
     method = config.signing_method
-    if method is not None and method.key is not None:
+    if method is not None and method.key is not None and is_pkcs11_ref(method.key.key_path):
+        log.info("Signing artifacts with PKCS#11 key %s", redact(method.key.key_path))
+        identity = load_token_identity(config_file, method.key.key_path, method.key.cert_path)
+        method_name = "pkcs11"
+    elif method is not None and method.key is not None:
         log.info("Signing artifacts with key file (cert='%s')", method.key.cert_path)
         identity = load_signing_identity(
             cfg.config_relative(config_file, method.key.key_path),
@@ -335,6 +341,27 @@ def load_signing_identity(key_path: Path, cert_path: Path) -> SigningIdentity:
         raise KeyFileError(
             f"the certificate {cert_path} does not belong to the key {key_path}",
             hint="the first certificate in certPath must be the signing key's own",
+        )
+    return SigningIdentity(key=key, certs=certs)
+
+
+def load_token_identity(config_file: Path, key_ref: str, cert_ref: str) -> SigningIdentity:
+    """``signingMethod.key`` with a ``pkcs11:`` keyPath; certPath may be a file (relative to
+    the config), a ``type=cert`` URI, or empty (the certificate on the token)."""
+    from ocisign.signers import pkcs11  # python-pkcs11 only for a token key
+
+    if parse_uri(key_ref).pin_value is not None:
+        log.warning("signingMethod.key.keyPath holds a pin-value; config files get committed, "
+                    "use pin-source=file:... or OCISIGN_PKCS11_PIN instead")
+    key = pkcs11.open_key(key_ref, Scheme.CONTAINERS)
+    if cert_ref and not is_pkcs11_ref(cert_ref):
+        cert_ref = str(cfg.config_relative(config_file, cert_ref))
+    certs = pkcs11.load_chain(key, cert_ref or None)
+    if not certs:
+        raise KeyFileError(
+            f"no certificate for the PKCS#11 key {redact(key_ref)}",
+            hint="set signingMethod.key.certPath, or write the certificate to the token "
+                 "with the key's id",
         )
     return SigningIdentity(key=key, certs=certs)
 

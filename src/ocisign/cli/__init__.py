@@ -20,6 +20,19 @@ COMMANDS = {
     "sign-artifacts": "ocisign.cli.sign_artifacts:sign_artifacts",
     "validate": "ocisign.cli.validate:validate",
     "key": "ocisign.cli.key:key",
+    "pkcs11-tool": "ocisign.cli.pkcs11_tool:pkcs11_tool",
+    "certificate": "ocisign.cli.certificate:certificate",
+    "cert": "ocisign.cli.certificate:certificate",
+    "policy": "ocisign.cli.policy:policy",
+    "verify": "ocisign.cli.verify:verify",
+    "list": "ocisign.cli.list:list_signatures",
+    "ls": "ocisign.cli.list:list_signatures",
+    "inspect": "ocisign.cli.inspect:inspect",
+    "plugin": "ocisign.cli.plugin:plugin",
+    "login": "ocisign.cli.login:login",
+    "logout": "ocisign.cli.login:logout",
+    "version": "ocisign.cli.version:version",
+    "completion": "ocisign.cli.version:completion",
 }
 
 SHORT_HELP = {
@@ -27,6 +40,19 @@ SHORT_HELP = {
     "sign-artifacts": "Sign the boot artifacts of an OS image build.",
     "validate": "Verify signatures (sigstore public key or trust policy).",
     "key": "Generate, add, list, delete and choose signing keys.",
+    "pkcs11-tool": "List PKCS#11 tokens and the URIs of their keys (as cosign does).",
+    "certificate": "Manage certificates in the trust store (alias: cert).",
+    "cert": "Alias of certificate.",
+    "policy": "Import, show or create (init) the trust policy.",
+    "verify": "Verify one artifact's Notary signatures, as notation verify does.",
+    "list": "List the signatures of an artifact (Notary and cosign; alias: ls).",
+    "ls": "Alias of list.",
+    "inspect": "Show the signatures of an artifact in detail.",
+    "plugin": "List, install and uninstall notation plugins.",
+    "login": "Log in to a registry (docker's config.json or its credsStore).",
+    "logout": "Log out from a registry.",
+    "version": "Show the version of ocisign and its libraries.",
+    "completion": "Print a shell completion script (bash, zsh, fish).",
 }
 
 

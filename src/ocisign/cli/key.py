@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from click.core import ParameterSource
 
 from ocisign.cli._common import common_flags, output_option, print_json, print_table
 from ocisign.cli._flags import key_value_pairs
@@ -19,7 +20,12 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
 def _entry_json(entry: KeyEntry, default: str | None) -> dict[str, object]:
-    doc: dict[str, object] = entry.model_dump(by_alias=True, exclude_none=True)
+    from ocisign.keys.pkcs11_uri import redact
+
+    doc: dict[str, object] = entry.to_json()
+    for field in ("keyPath", "certPath"):  # a hand-written pkcs11: URI may hold a PIN
+        if isinstance(doc.get(field), str):
+            doc[field] = redact(str(doc[field]))
     doc["default"] = entry.name == default
     return doc
 
@@ -35,6 +41,7 @@ def key() -> None:
 @click.option("--type", "key_type", type=click.Choice(KEY_TYPES), default=DEFAULT_KEY_TYPE,
               show_default=True, help="Key type (notation cert generate-test makes rsa-2048).")
 @click.option(
+    "-b",
     "--bits",
     type=click.Choice(["2048", "3072", "4096"]),
     default=None,
@@ -48,15 +55,27 @@ def key() -> None:
     help="Validity of the self-signed test certificate, in days.",
 )
 @click.option("--default", "is_default", is_flag=True, help="Mark the key as the default.")
+@click.option("--pkcs11-uri", metavar="URI",
+              help="Certify this PKCS#11 token key instead of generating a key (see pkcs11.md).")
 @output_option
 @common_flags
+@click.pass_context
 def generate(
-    name: str, key_type: str, bits: str | None, days: int, is_default: bool, output_format: str
+    ctx: click.Context, name: str, key_type: str, bits: str | None, days: int,
+    is_default: bool, pkcs11_uri: str | None, output_format: str,
 ) -> None:
     """Generate a key and a self-signed test certificate, and add them as NAME."""
-    from ocisign.keys.manage import generate_named_key
+    if pkcs11_uri:
+        if bits or ctx.get_parameter_source("key_type") is ParameterSource.COMMANDLINE:
+            raise UsageError("--pkcs11-uri cannot be combined with --type/--bits",
+                             hint="the token key's own type is used")
+        from ocisign.signers import pkcs11  # python-pkcs11 only for a token key
 
-    result = generate_named_key(name, f"rsa-{bits}" if bits else key_type, days, is_default)
+        result = pkcs11.generate_token_key(name, pkcs11_uri, days, is_default)
+    else:
+        from ocisign.keys.manage import generate_named_key
+
+        result = generate_named_key(name, f"rsa-{bits}" if bits else key_type, days, is_default)
     entry = result.entry
     if output_format == "json":
         print_json(
@@ -73,7 +92,7 @@ def generate(
         )
         return
     click.echo(f"generated {result.key_type} key and a test certificate valid for {days} days")
-    click.echo(f"wrote key: {entry.key_path}")
+    click.echo(f"{'key on token' if pkcs11_uri else 'wrote key'}: {entry.key_path}")
     click.echo(f"wrote certificate: {entry.cert_path}")
     click.echo(f"Successfully added {entry.name}.crt to named store {entry.name} of type ca")
     click.echo(f"Successfully added {entry.name} to the key store")
@@ -84,7 +103,11 @@ def generate(
 @key.command("add")
 @click.argument("name")
 @click.option("--key-file", type=_FILE, help="PEM private key (PKCS#8, PKCS#1 or SEC1).")
-@click.option("--cert-file", type=_FILE, help="PEM certificate chain, leaf first (or DER).")
+@click.option("--cert-file", metavar="FILE|URI",
+              help="PEM certificate chain, leaf first (or DER); for a token key also a "
+                   "pkcs11:...;type=cert URI.")
+@click.option("--pkcs11-uri", metavar="URI",
+              help="A PKCS#11 token key (pkcs11:token=...;object=...; see pkcs11.md).")
 @click.option("--plugin", help="Name of the notation plugin that holds the key.")
 @click.option("--id", "key_id", help="Key id the plugin knows the key by.")
 @click.option(
@@ -96,33 +119,41 @@ def generate(
 def add(
     name: str,
     key_file: Path | None,
-    cert_file: Path | None,
+    cert_file: str | None,
+    pkcs11_uri: str | None,
     plugin: str | None,
     key_id: str | None,
     plugin_config: tuple[str, ...],
     is_default: bool,
     output_format: str,
 ) -> None:
-    """Add a local key/cert pair or a plugin key to the key store as NAME."""
+    """Add a local key/cert pair, a PKCS#11 token key or a plugin key to the key store."""
     from ocisign.keys import manage
 
     local = key_file is not None or cert_file is not None
     remote = plugin is not None or key_id is not None or bool(plugin_config)
-    if local and remote:
-        raise UsageError("use either --key-file/--cert-file or --plugin/--id, not both")
-    if remote:
+    if (local and remote) or (pkcs11_uri and (remote or key_file)):
+        raise UsageError("use one of --key-file/--cert-file, --pkcs11-uri [--cert-file] or "
+                         "--plugin/--id, not both")
+    if pkcs11_uri:
+        from ocisign.signers import pkcs11  # python-pkcs11 only for a token key
+
+        entry = pkcs11.add_token_key(name, pkcs11_uri, cert_file, is_default)
+    elif remote:
         if not (plugin and key_id):
             raise UsageError("a plugin key needs both --plugin and --id")
-        entry = manage.add_plugin_key(
-            name, plugin, key_id, key_value_pairs(plugin_config, "--plugin-config"), is_default
-        )
+        config = key_value_pairs(plugin_config, "--plugin-config")
+        from ocisign.signers.plugin import read_metadata
+
+        read_metadata(plugin)  # as notation: the plugin exists and answers its metadata
+        entry = manage.add_plugin_key(name, plugin, key_id, config, is_default)
     else:
         if key_file is None or cert_file is None:
             raise UsageError(
                 "a local key needs both --key-file and --cert-file",
                 hint="or add a plugin key with --plugin NAME --id KEY_ID",
             )
-        entry = manage.add_local_key(name, key_file, cert_file, is_default)
+        entry = manage.add_local_key(name, key_file, Path(cert_file), is_default)
     if output_format == "json":
         print_json(_entry_json(entry, name if is_default else None))
         return
@@ -137,6 +168,7 @@ def add(
 def list_keys(output_format: str) -> None:
     """List the keys in the key store (the default is marked with *)."""
     from ocisign.config.keystore import KeyStore
+    from ocisign.keys.pkcs11_uri import redact
 
     store = KeyStore.load()
     if output_format == "json":
@@ -150,8 +182,8 @@ def list_keys(output_format: str) -> None:
     rows = [
         (
             ("* " if entry.name == store.default else "  ") + entry.name,
-            f"plugin:{entry.plugin_name}" if entry.is_plugin else entry.key_path or "",
-            (entry.id if entry.is_plugin else entry.cert_path) or "",
+            f"plugin:{entry.plugin_name}" if entry.is_plugin else redact(entry.key_path or ""),
+            redact((entry.id if entry.is_plugin else entry.cert_path) or ""),
         )
         for entry in store.keys
     ]
@@ -216,9 +248,12 @@ key.add_command(update, "set")
 @key.command("generate-pair")
 @click.option(
     "--output-prefix",
+    "--output-key-prefix",
+    "output_prefix",
     default="cosign",
     show_default=True,
-    help="Write PREFIX.key (encrypted private key) and PREFIX.pub.",
+    help="Write PREFIX.key (encrypted private key) and PREFIX.pub (cosign spells it "
+    "--output-key-prefix).",
 )
 @click.option("--type", "key_type", type=click.Choice(KEY_TYPES), default=DEFAULT_PAIR_KEY_TYPE,
               show_default=True, help="Key type (cosign generates ecdsa-p256).")

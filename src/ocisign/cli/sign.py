@@ -31,6 +31,7 @@ from ocisign.cli._flags import (
     registry_options,
     registry_settings,
 )
+from ocisign.cli.verify import EXPERIMENTAL
 from ocisign.config.notation import load_config
 from ocisign.errors import SignatureError, UsageError
 from ocisign.formats import SignOptions, SignResult
@@ -78,8 +79,9 @@ def _from_cli(ctx: click.Context, *names: str) -> bool:
 @batch_options("sign")
 @click.option("--skip-login", is_flag=True,
               help="Accepted for hangar compatibility (ocisign never prompts to log in).")
-@click.option("--sigstore-key", type=_FILE,
-              help="cosign/sigstore private key file (implies --signature-format sigstore).")
+@click.option("--sigstore-key", metavar="FILE|URI",
+              help="cosign/sigstore private key file, or a pkcs11: URI of a token key "
+                   "(implies --signature-format sigstore).")
 @click.option("--sigstore-passphrase-file", type=_FILE,
               help="File holding the sigstore key's passphrase (whitespace trimmed).")
 @click.option("--sigstore-identity", type=click.Choice(["containers", "cosign"]),
@@ -146,6 +148,11 @@ def _options(ctx: click.Context, flags: dict[str, Any]) -> SignOptions:
         raise UsageError("--oci-layout and --force-referrers-tag cannot be used together",
                          hint="an OCI layout lists signatures in index.json; drop the flag")
     if flags["allow_referrers_api"]:
+        if _from_cli(ctx, "force_referrers_tag"):  # cobra's exclusive-group error, as notation
+            raise UsageError("if any flags in the group [allow-referrers-api force-referrers-tag] "
+                             "are set none of the others can be; [allow-referrers-api "
+                             "force-referrers-tag] were all set")
+        warn(EXPERIMENTAL)
         warn(DEPRECATED_REFERRERS_API)
         force_tag = False
     if flags["oci_layout"] and flags["image_list"]:

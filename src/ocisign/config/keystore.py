@@ -1,8 +1,10 @@
 """The signing key store: notation's ``signingkeys.json`` (notation-go ``config/keys.go``).
 
 ``{"default": "name", "keys": [{"name", "keyPath", "certPath"} | {"name", "id",
-"pluginName", "pluginConfig"}]}``. Unknown fields are kept as they are (notation ignores
-them on read); writes are atomic, mode 0600, in a 0700 folder, indented 4 spaces.
+"pluginName", "pluginConfig"}]}``. ``keyPath`` may be a ``pkcs11:`` URI (a token key);
+then ``certPath`` may be left out (the certificate is on the token). Unknown fields are kept
+as they are (notation ignores them on read); writes are atomic, mode 0600, in a 0700 folder,
+indented 4 spaces.
 """
 
 from __future__ import annotations
@@ -11,27 +13,48 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
 from ocisign.config import paths
 from ocisign.errors import ConfigError, KeyStoreError
 from ocisign.util.fs import atomic_write, ensure_dir
 
+# JSON name -> attribute, in notation's field order
+_FIELDS = {"name": "name", "keyPath": "key_path", "certPath": "cert_path", "id": "id",
+           "pluginName": "plugin_name", "pluginConfig": "plugin_config"}
 
-class KeyEntry(BaseModel):
-    """One named key: a local key/cert pair, or a key held by a notation plugin."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+class _Invalid(ValueError):
+    """A problem at ``where`` (a dotted path into the document)."""
 
-    name: str
-    key_path: str | None = Field(default=None, alias="keyPath")
-    cert_path: str | None = Field(default=None, alias="certPath")
-    id: str | None = None
-    plugin_name: str | None = Field(default=None, alias="pluginName")
-    plugin_config: dict[str, str] | None = Field(default=None, alias="pluginConfig")
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(f"{where}: {message}" if where else message)
 
-    @model_validator(mode="after")
-    def _one_kind(self) -> KeyEntry:
+
+class KeyEntry:
+    """One named key: a local key/cert pair, or a key held by a notation plugin.
+
+    Built with notation's JSON names (``keyPath=...``); unknown fields are kept in ``extra``.
+    """
+
+    def __init__(
+        self,
+        name: str,  # the JSON names, as notation writes them
+        keyPath: str | None = None,
+        certPath: str | None = None,
+        id: str | None = None,
+        pluginName: str | None = None,
+        pluginConfig: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.key_path = keyPath
+        self.cert_path = certPath
+        self.id = id
+        self.plugin_name = pluginName
+        self.plugin_config = pluginConfig
+        self.extra = extra or {}
+        self._check()
+
+    def _check(self) -> None:
         if not self.name:
             raise ValueError("key name must not be empty")
         local = bool(self.key_path or self.cert_path)
@@ -43,9 +66,38 @@ class KeyEntry(BaseModel):
             )
         if plugin and not (self.id and self.plugin_name):
             raise ValueError(f"plugin key {self.name!r} needs both 'id' and 'pluginName'")
-        if not plugin and not (self.key_path and self.cert_path):
+        token = (self.key_path or "").startswith("pkcs11:")  # its certificate may be on it
+        if not plugin and not (self.key_path and (self.cert_path or token)):
             raise ValueError(f"local key {self.name!r} needs both 'keyPath' and 'certPath'")
-        return self
+
+    @classmethod
+    def from_json(cls, doc: Any, where: str) -> KeyEntry:
+        """An entry from its JSON object (``_Invalid`` names the field that is wrong)."""
+        if not isinstance(doc, dict):
+            raise _Invalid(where, "must be a JSON object")
+        if "name" not in doc:
+            raise _Invalid(f"{where}.name", "field required")
+        for field in ("name", "keyPath", "certPath", "id", "pluginName"):
+            value = doc.get(field)
+            if value is not None and not isinstance(value, str):
+                raise _Invalid(f"{where}.{field}", "must be a string")
+        config = doc.get("pluginConfig")
+        if config is not None and not (
+            isinstance(config, dict)
+            and all(isinstance(v, str) for v in config.values())
+        ):
+            raise _Invalid(f"{where}.pluginConfig", "must be an object of strings")
+        extra = {k: v for k, v in doc.items() if k not in _FIELDS}
+        try:
+            return cls(doc["name"], doc.get("keyPath"), doc.get("certPath"), doc.get("id"),
+                       doc.get("pluginName"), doc.get("pluginConfig"), extra)
+        except ValueError as exc:
+            raise _Invalid(where, str(exc)) from None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object: notation's fields that are set, then the unknown ones."""
+        doc = {key: getattr(self, attr) for key, attr in _FIELDS.items()}
+        return {**{k: v for k, v in doc.items() if v is not None}, **self.extra}
 
     @property
     def is_plugin(self) -> bool:
@@ -53,31 +105,39 @@ class KeyEntry(BaseModel):
         return self.plugin_name is not None
 
 
-class SigningKeys(BaseModel):
-    """The whole ``signingkeys.json`` document."""
+class SigningKeys:
+    """The whole ``signingkeys.json`` document (unknown top-level fields in ``extra``)."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    def __init__(
+        self, default: str | None = None, keys: list[KeyEntry] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.default = default
+        self.keys = keys if keys is not None else []
+        self.extra = extra or {}
 
-    default: str | None = None
-    keys: list[KeyEntry] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> SigningKeys:
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> SigningKeys:
+        """Check and load the document (``_Invalid`` says where it is wrong)."""
+        default, raw_keys = doc.get("default"), doc.get("keys", [])
+        if default is not None and not isinstance(default, str):
+            raise _Invalid("default", "must be a string")
+        if not isinstance(raw_keys, list):
+            raise _Invalid("keys", "must be a list")
+        keys = [KeyEntry.from_json(entry, f"keys.{i}") for i, entry in enumerate(raw_keys)]
         seen: set[str] = set()
-        for entry in self.keys:
+        for entry in keys:
             if entry.name in seen:
-                raise ValueError(f"more than one key is named {entry.name!r}")
+                raise _Invalid("", f"more than one key is named {entry.name!r}")
             seen.add(entry.name)
-        if self.default and self.default not in seen:
-            raise ValueError(f"the default key {self.default!r} is not in the key list")
-        return self
+        if default and default not in seen:
+            raise _Invalid("", f"the default key {default!r} is not in the key list")
+        extra = {k: v for k, v in doc.items() if k not in ("default", "keys")}
+        return cls(default, keys, extra)
 
-
-def _describe(err: ValidationError) -> str:
-    first = err.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
-    message = str(first["msg"]).removeprefix("Value error, ")
-    return f"{where}: {message}" if where else message
+    def to_json(self) -> dict[str, Any]:
+        head = {} if self.default is None else {"default": self.default}
+        return {**head, "keys": [entry.to_json() for entry in self.keys], **self.extra}
 
 
 class KeyStore:
@@ -105,14 +165,14 @@ class KeyStore:
         if not isinstance(doc, dict):
             raise ConfigError(f"key store {path} must hold a JSON object", hint=hint)
         try:
-            return cls(path, SigningKeys.model_validate(doc))
-        except ValidationError as err:
-            raise ConfigError(f"malformed key store {path}: {_describe(err)}", hint=hint) from None
+            return cls(path, SigningKeys.from_json(doc))
+        except _Invalid as err:
+            raise ConfigError(f"malformed key store {path}: {err}", hint=hint) from None
 
     def save(self) -> None:
         """Write the store atomically (mode 0600; a new config folder gets mode 0700)."""
         ensure_dir(self.path.parent)
-        doc = self.data.model_dump(by_alias=True, exclude_none=True)
+        doc = self.data.to_json()
         atomic_write(self.path, (json.dumps(doc, indent=4) + "\n").encode(), mode=0o600)
 
     @property

@@ -7,8 +7,9 @@ from pathlib import Path
 
 
 def config_dir() -> Path:
-    """``$OCISIGN_CONFIG_DIR``, else ``$XDG_CONFIG_HOME/ocisign``, else ``~/.config/ocisign``."""
-    explicit = os.environ.get("OCISIGN_CONFIG_DIR")
+    """``$OCISIGN_CONFIG_DIR``, else notation's ``$NOTATION_CONFIG``, else
+    ``$XDG_CONFIG_HOME/ocisign``, else ``~/.config/ocisign``."""
+    explicit = os.environ.get("OCISIGN_CONFIG_DIR") or os.environ.get("NOTATION_CONFIG")
     if explicit:
         return Path(explicit).expanduser()
     xdg = os.environ.get("XDG_CONFIG_HOME")
@@ -37,6 +38,7 @@ def trust_store_dir() -> Path:
 
 
 def plugins_dir() -> Path:
-    """notation plugins live at ``plugins/<name>/notation-<name>``."""
-    libexec = os.environ.get("OCISIGN_LIBEXEC")
+    """notation plugins live at ``plugins/<name>/notation-<name>`` under ``$OCISIGN_LIBEXEC``
+    (or notation's ``$NOTATION_LIBEXEC``), else the config dir."""
+    libexec = os.environ.get("OCISIGN_LIBEXEC") or os.environ.get("NOTATION_LIBEXEC")
     return (Path(libexec).expanduser() if libexec else config_dir()) / "plugins"

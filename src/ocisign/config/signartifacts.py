@@ -68,7 +68,11 @@ class SigningMethodEphemeral(_Model):
 
 
 class SigningMethodKey(_Model):
-    """``signingMethod.key`` (ocisign extension): a long-lived PEM key and certificate."""
+    """``signingMethod.key`` (ocisign extension): a long-lived PEM key and certificate.
+
+    ``keyPath`` may be a ``pkcs11:`` URI (a token key); then ``certPath`` may be a
+    ``type=cert`` URI or empty (the certificate on the token with the key's id).
+    """
 
     key_path: str = Field("", alias="keyPath")
     cert_path: str = Field("", alias="certPath")
@@ -192,8 +196,9 @@ def _config_problem(config: SignArtifactsConfig) -> str | None:
     if len(chosen) != 1:
         return "invalid 'signingMethod' field:\none and only one signing method must be specified"
     if method is not None and method.key is not None:
+        token = method.key.key_path.startswith("pkcs11:")  # the certificate may be on it
         for name, value in (("keyPath", method.key.key_path), ("certPath", method.key.cert_path)):
-            if not value:
+            if not value and not (token and name == "certPath"):
                 return (
                     "invalid 'signingMethod' field:\n"
                     f"invalid 'key' field:\n'{name}' must be specified"

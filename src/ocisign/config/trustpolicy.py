@@ -1,4 +1,4 @@
-"""notation's OCI trust policy (``trustpolicy.json``): models, loader, validation, selection.
+"""notation's OCI trust policy (``trustpolicy.json``): types, loader, validation, selection.
 
 Validation follows notation-go ``verifier/trustpolicy`` (``validatePolicyCore``,
 ``validateRegistryScopes``, ``internal/pkix``). Every error is a ConfigError naming the
@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import re
 import stat
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Any, Literal
 
 from ocisign.config import paths
 from ocisign.config.truststore import STORE_TYPES, parse_store_ref
 from ocisign.errors import ConfigError, OcisignError
+from ocisign.util.fs import atomic_write, ensure_dir
 
 Action = Literal["enforce", "log", "skip"]
 VALIDATIONS = ("integrity", "authenticity", "authenticTimestamp", "expiry", "revocation")
@@ -47,26 +47,24 @@ _REPO_RE = re.compile(
 _MANDATORY_RDNS = ("C", "ST", "O")
 
 
-class SignatureVerification(BaseModel):
+@dataclass(frozen=True)
+class SignatureVerification:
     """``signatureVerification``: level, per-validation overrides, timestamp option."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-
     level: str
-    override: dict[str, str] = Field(default_factory=dict)
-    verify_timestamp: str = Field(default="", alias="verifyTimestamp")
+    override: dict[str, str] = field(default_factory=dict)
+    verify_timestamp: str = ""  # verifyTimestamp
 
 
-class TrustPolicyStatement(BaseModel):
+@dataclass(frozen=True)
+class TrustPolicyStatement:
     """One statement of ``trustPolicies``."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-
     name: str
-    registry_scopes: list[str] = Field(default_factory=list, alias="registryScopes")
-    signature_verification: SignatureVerification = Field(alias="signatureVerification")
-    trust_stores: list[str] = Field(default_factory=list, alias="trustStores")
-    trusted_identities: list[str] = Field(default_factory=list, alias="trustedIdentities")
+    signature_verification: SignatureVerification
+    registry_scopes: list[str] = field(default_factory=list)
+    trust_stores: list[str] = field(default_factory=list)
+    trusted_identities: list[str] = field(default_factory=list)
 
     @property
     def level(self) -> str:
@@ -87,14 +85,80 @@ class TrustPolicyStatement(BaseModel):
         return self.signature_verification.verify_timestamp or "always"
 
 
-class TrustPolicyDocument(BaseModel):
+@dataclass(frozen=True)
+class TrustPolicyDocument:
     """The whole ``trustpolicy.json`` document."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-
     version: str
-    trust_policies: list[TrustPolicyStatement] = Field(alias="trustPolicies")
-    source: str = Field(default="", exclude=True)
+    trust_policies: list[TrustPolicyStatement]
+    source: str = ""  # the file it came from (for messages); not part of the JSON
+
+
+class _Invalid(ValueError):
+    """A schema error at ``loc`` (JSON path parts) with a message."""
+
+    def __init__(self, loc: tuple[int | str, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc, self.message = loc, message
+
+
+# JSON member -> (kind, required); kinds: "str", "list" (of str), "map" (str -> str), "object"
+_Schema = dict[str, tuple[str, bool]]
+_VERIFICATION: _Schema = {"level": ("str", True), "override": ("map", False),
+                          "verifyTimestamp": ("str", False)}
+_STATEMENT: _Schema = {"name": ("str", True), "registryScopes": ("list", False),
+                       "signatureVerification": ("object", True), "trustStores": ("list", False),
+                       "trustedIdentities": ("list", False)}
+_DOCUMENT: _Schema = {"version": ("str", True), "trustPolicies": ("objects", True)}
+
+
+def _members(node: object, schema: _Schema, loc: tuple[int | str, ...]) -> dict[str, Any]:
+    """Check one JSON object against ``schema``: no unknown members, kinds, required ones."""
+    if not isinstance(node, dict):
+        raise _Invalid(loc, "Input should be a valid dictionary")
+    for key in node:
+        if key not in schema:
+            raise _Invalid((*loc, key), "Extra inputs are not permitted")
+    for key, (kind, required) in schema.items():
+        if key not in node:
+            if required:
+                raise _Invalid((*loc, key), "Field required")
+            continue
+        value, where = node[key], (*loc, key)
+        if kind == "str" and not isinstance(value, str):
+            raise _Invalid(where, "Input should be a valid string")
+        if kind in ("list", "objects") and not isinstance(value, list):
+            raise _Invalid(where, "Input should be a valid list")
+        if kind == "list":
+            for i, item in enumerate(value):
+                if not isinstance(item, str):
+                    raise _Invalid((*where, i), "Input should be a valid string")
+        if kind == "map":
+            if not isinstance(value, dict):
+                raise _Invalid(where, "Input should be a valid dictionary")
+            for name, item in value.items():
+                if not isinstance(item, str):
+                    raise _Invalid((*where, name), "Input should be a valid string")
+    return node
+
+
+def _document(raw: object, source: str) -> TrustPolicyDocument:
+    """The typed document from parsed JSON (``_Invalid`` names where it breaks the schema)."""
+    doc = _members(raw, _DOCUMENT, ())
+    statements = []
+    for i, item in enumerate(doc["trustPolicies"]):
+        st = _members(item, _STATEMENT, ("trustPolicies", i))
+        sv = _members(st["signatureVerification"], _VERIFICATION,
+                      ("trustPolicies", i, "signatureVerification"))
+        statements.append(TrustPolicyStatement(
+            name=st["name"],
+            signature_verification=SignatureVerification(
+                sv["level"], dict(sv.get("override", {})), sv.get("verifyTimestamp", "")),
+            registry_scopes=list(st.get("registryScopes", [])),
+            trust_stores=list(st.get("trustStores", [])),
+            trusted_identities=list(st.get("trustedIdentities", [])),
+        ))
+    return TrustPolicyDocument(doc["version"], statements, source)
 
 
 def level_actions(sv: SignatureVerification) -> dict[str, Action]:
@@ -312,18 +376,16 @@ def parse_trust_policy(data: bytes | str, source: str = "trust policy") -> Trust
             f"{source}: malformed trust policy JSON: {exc}", hint=f"see {POLICY_LINK}"
         ) from None
     try:
-        doc = TrustPolicyDocument.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = _describe_loc(raw, err["loc"])
-        raise ConfigError(f"{source}: {loc}: {err['msg']}", hint=f"see {POLICY_LINK}") from None
-    doc = doc.model_copy(update={"source": source})
+        doc = _document(raw, source)
+    except _Invalid as exc:
+        loc = _describe_loc(raw, exc.loc)
+        raise ConfigError(f"{source}: {loc}: {exc.message}", hint=f"see {POLICY_LINK}") from None
     validate_document(doc)
     return doc
 
 
 def _describe_loc(raw: object, loc: tuple[int | str, ...]) -> str:
-    """``trustPolicies[0] ("name").trustStores`` from a pydantic error location."""
+    """``trustPolicies[0] ("name").trustStores`` from an error location."""
     out = ""
     node: object = raw
     for part in loc:
@@ -389,6 +451,40 @@ def select_statement(policy: TrustPolicyDocument, scope: str) -> TrustPolicyStat
         hint=f"add {repo!r} (or '*') to the registryScopes of a statement in "
         f"{policy.source or 'the trust policy'}",
     )
+
+
+def write_policy(data: bytes, source: str, path: Path | None = None) -> Path:
+    """Validate trust policy JSON and only then replace ``path`` (default:
+    ``trustpolicy.json``) atomically, 0600 in a 0700 folder as notation writes it."""
+    parse_trust_policy(data, source=source)
+    target = Path(path) if path is not None else paths.trust_policy_file()
+    ensure_dir(target.parent)
+    atomic_write(target, data, mode=0o600)
+    return target
+
+
+def init_policy(
+    *,
+    name: str,
+    scopes: list[str],
+    stores: list[str],
+    level: str,
+    identities: list[str],
+) -> bytes:
+    """A one-statement trust policy (``policy init``), validated; bare store names mean
+    ``ca:NAME``; ``skip`` drops stores and identities as notation requires."""
+    statement: dict[str, object] = {
+        "name": name,
+        "registryScopes": scopes or [WILDCARD],
+        "signatureVerification": {"level": level},
+    }
+    if level != "skip":
+        statement["trustStores"] = [s if ":" in s else f"ca:{s}" for s in stores]
+        statement["trustedIdentities"] = identities or [WILDCARD]
+    doc = {"version": "1.0", "trustPolicies": [statement]}
+    data = (json.dumps(doc, indent=4) + "\n").encode()
+    parse_trust_policy(data, source="policy init")
+    return data
 
 
 __all__ = [

@@ -24,6 +24,7 @@ from cryptography.exceptions import InvalidSignature
 
 from ocisign.config import paths
 from ocisign.errors import ConfigError
+from ocisign.util.fs import atomic_write, ensure_dir
 
 STORE_TYPES = ("ca", "signingAuthority", "tsa")
 _NAME_RE = re.compile(r"^[a-zA-Z0-9_.-]+$")
@@ -171,3 +172,92 @@ def store_loader(root: Path | None = None) -> Callable[[str], list[x509.Certific
         return cache[ref]
 
     return load
+
+
+# --------------------------------------------------------- managing the store
+
+
+def check_store(store_type: str, name: str) -> None:
+    """notation's checks of ``--type`` and ``--store`` (its error texts)."""
+    if not store_type:
+        raise ConfigError("store type cannot be empty", hint=f"use one of {', '.join(STORE_TYPES)}")
+    if store_type not in STORE_TYPES:
+        raise ConfigError(f"unsupported store type: {store_type}",
+                          hint=f"use one of {', '.join(STORE_TYPES)}")
+    if not _NAME_RE.match(name):
+        raise ConfigError("named store name needs to follow [a-zA-Z0-9_.-]+ format")
+
+
+def check_certificate_file(path: Path, store_type: str) -> list[x509.Certificate]:
+    """What ``cert add`` accepts: a regular file of PEM/DER certificates, no private key,
+    each certificate fit for a ``store_type`` store (the rules :func:`load_store` applies)."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise ConfigError(f"open {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(f"{path} is not a regular file")
+    if b"PRIVATE KEY-----" in path.read_bytes():
+        raise ConfigError(
+            f"{path} holds a private key; a trust store holds certificates only",
+            hint="add the certificate file alone (keep the private key out of the trust store)",
+        )
+    certs = read_certificates(path)
+    for cert in certs:
+        _check_cert(cert, store_type, str(path))
+    return certs
+
+
+def add_certificate(path: Path, store_type: str, name: str, root: Path | None = None) -> Path:
+    """Copy a certificate file into ``x509/<type>/<name>/`` (0600 in a 0700 folder, as
+    notation's ``cert add``); refuse a file name already in the store."""
+    check_store(store_type, name)
+    path = Path(path)
+    check_certificate_file(path, store_type)
+    folder = x509_root(root) / store_type / name
+    target = folder / path.name
+    if target.exists() or target.is_symlink():
+        raise ConfigError("certificate already exists in the Trust Store",
+                          hint=f"delete {path.name} from the store first, or rename the file")
+    ensure_dir(folder)
+    atomic_write(target, path.read_bytes(), mode=0o600)
+    return target
+
+
+def list_certificates(
+    store_type: str = "", name: str = "", root: Path | None = None
+) -> list[Path]:
+    """Certificate files of the stores matching ``store_type``/``name`` ("" = any), sorted
+    by type (notation's order), store and file. An unknown type lists nothing, as notation."""
+    if store_type and store_type not in STORE_TYPES:
+        return []
+    base = x509_root(root)
+    out: list[Path] = []
+    for kind in [store_type] if store_type else list(STORE_TYPES):
+        kind_dir = base / kind
+        if not kind_dir.is_dir():
+            continue
+        stores = [kind_dir / name] if name else sorted(kind_dir.iterdir())
+        for store in stores:
+            if not store.is_dir() or store.is_symlink():
+                continue
+            for entry in sorted(store.iterdir()):
+                if entry.is_file() and not entry.is_symlink():
+                    read_certificates(entry)  # notation lists certificate files only
+                    out.append(entry)
+    return out
+
+
+def store_file(store_type: str, name: str, file: str, root: Path | None = None) -> Path:
+    """The path of one file in a store (its name may not leave the store)."""
+    check_store(store_type, name)
+    if not file or "/" in file or file in (".", ".."):
+        raise ConfigError(f"invalid certificate file name {file!r}",
+                          hint="name a file of the store, as `cert ls` shows it")
+    return x509_root(root) / store_type / name / file
+
+
+def store_path(store_type: str, name: str, root: Path | None = None) -> Path:
+    """The folder of one named store."""
+    check_store(store_type, name)
+    return x509_root(root) / store_type / name

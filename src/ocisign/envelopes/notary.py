@@ -3,12 +3,14 @@
 Codecs are registered by media type, as notation-core-go's envelope registry does: each
 codec module (``jws.py``, ``cose.py``) calls :func:`register` with its :class:`Codec`
 (``build(request, signer) -> bytes``, ``parse(data) -> ParsedEnvelope``, its payload
-encoding), and this module never imports one. ``parse_envelope`` picks one by media type.
+encoding), and this module never names one: the package declares the built-in ones
+(:func:`declare`), imported on first use. ``parse_envelope`` picks one by media type.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -360,6 +362,7 @@ class Codec:
 
 
 _CODECS: dict[str, Codec] = {}
+_DECLARED: dict[str, tuple[str, str]] = {}  # media type -> (name, module that registers it)
 
 
 def register(codec: Codec) -> None:
@@ -367,12 +370,24 @@ def register(codec: Codec) -> None:
     _CODECS[codec.media_type] = codec
 
 
+def declare(name: str, media_type: str, module: str) -> None:
+    """Name a codec whose ``module`` registers it when first needed (imported lazily)."""
+    _DECLARED[media_type] = (name, module)
+
+
+def _names() -> dict[str, str]:
+    """media type -> codec name, registered or declared."""
+    return {**{t: n for t, (n, _) in _DECLARED.items()}, **{t: c.name for t, c in _CODECS.items()}}
+
+
 def codec_for(media_type: str) -> Codec:
     """The registered codec of ``media_type``; VerificationError for any other type."""
+    if media_type not in _CODECS and media_type in _DECLARED:
+        importlib.import_module(_DECLARED[media_type][1])
     try:
         return _CODECS[media_type]
     except KeyError:
-        known = " or ".join(_CODECS)
+        known = " or ".join(_names())
         raise VerificationError(
             f"unsupported signature envelope type {media_type!r}",
             hint=f"Notary Project envelopes are {known}",
@@ -381,10 +396,10 @@ def codec_for(media_type: str) -> Codec:
 
 def codec_named(name: str) -> Codec:
     """The registered codec called ``name`` (``jws``, ``cose``)."""
-    for codec in _CODECS.values():
-        if codec.name == name:
-            return codec
-    names = ", ".join(c.name for c in _CODECS.values())
+    for media_type, known in _names().items():
+        if known == name:
+            return codec_for(media_type)
+    names = ", ".join(_names().values())
     raise SignatureError(f"unknown signature format {name!r}", hint=f"use {names}")
 
 
@@ -399,8 +414,11 @@ def parse_envelope(media_type: str, data: bytes) -> ParsedEnvelope:
 
 
 def media_type_of(envelope_format: str) -> str:
-    """``jws`` -> application/jose+json, ``cose`` -> application/cose."""
-    return codec_named(envelope_format).media_type
+    """``jws`` -> application/jose+json, ``cose`` -> application/cose (imports no codec)."""
+    for media_type, name in _names().items():
+        if name == envelope_format:
+            return media_type
+    return codec_named(envelope_format).media_type  # raises: no such codec
 
 
 def thumbprints(chain: Sequence[x509.Certificate]) -> list[str]:

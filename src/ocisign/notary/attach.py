@@ -2,8 +2,9 @@
 
 Per target: look for a valid signature of ours (same leaf certificate, same envelope type,
 same user metadata, not expired) unless ``force``; else sign the descriptor, upload the
-envelope blob (always new), the ``{}`` config once per repository, and the signature
-manifest as a referrer (referrers tag index, or the Referrers API when allowed).
+envelope blob (always new), the ``{}`` config once per repository (mounted from another
+repository of the registry once one holds it), and the signature manifest as a referrer
+(referrers tag index, or the Referrers API when allowed).
 """
 
 from __future__ import annotations
@@ -18,13 +19,17 @@ from ocisign.envelopes.notary import THUMBPRINT_ANNOTATION, media_type_of, thumb
 from ocisign.errors import OcisignError, PluginError, UsageError
 from ocisign.formats import SignatureFormat, SignOptions, SignResult, Warn
 from ocisign.keys.pem import load_certificates, load_private_key
+from ocisign.keys.pkcs11_uri import is_pkcs11_ref
 from ocisign.notary.read import read_notary_signature
 from ocisign.notary.sign import add_user_metadata, sign_descriptor
 from ocisign.oci import EMPTY_JSON, NOTARY_SIGNATURE, OCI_MANIFEST, Descriptor
+from ocisign.registry.store import Store
 from ocisign.resolve.targets import Resolved, Target
 from ocisign.signers.base import EnvelopeSigner, Signer
 from ocisign.signers.local import LocalSigner
 from ocisign.signers.plugin import DEFAULT_TIMEOUT, plugin_signer
+
+EMPTY_DESCRIPTOR = Descriptor.of(EMPTY_JSON, NOTARY_SIGNATURE)
 
 
 def check_user_metadata(metadata: dict[str, str]) -> None:
@@ -49,7 +54,12 @@ def load_signer(options: SignOptions) -> tuple[Signer | EnvelopeSigner, str]:
         assert entry.plugin_name and entry.id
         config = {**(entry.plugin_config or {}), **options.plugin_config}
         return plugin_signer(entry.plugin_name, entry.id, config, timeout=timeout), entry.name
-    assert entry.key_path and entry.cert_path
+    assert entry.key_path
+    if is_pkcs11_ref(entry.key_path):
+        from ocisign.signers import pkcs11  # python-pkcs11 only for a token key
+
+        return pkcs11.token_signer(entry.key_path, entry.cert_path or None), entry.name
+    assert entry.cert_path
     key = load_private_key(entry.key_path)
     return LocalSigner(key, load_certificates(entry.cert_path)), entry.name
 
@@ -67,7 +77,8 @@ class NotaryAttacher:
         self.signer, self.key_label = load_signer(options)
         self._thumbprint = self._known_thumbprint()
         self._lock = threading.Lock()
-        self._has_config: set[str] = set()
+        self._has_config: set[str] = set()  # stores known to hold the `{}` config blob
+        self._config_source: dict[str, str] = {}  # registry -> a repository that holds it
 
     def _known_thumbprint(self) -> str | None:
         if not isinstance(self.signer, Signer):
@@ -104,10 +115,7 @@ class NotaryAttacher:
             if existing:
                 return self._result(Status.ALREADY_SIGNED, display, desc.digest, existing)
         store.push_blob(signed.envelope, signed.media_type, check_exists=False)  # always new
-        if store.name not in self._has_config:  # the `{}` config: once per repository
-            store.push_blob(EMPTY_JSON, NOTARY_SIGNATURE)
-            with self._lock:
-                self._has_config.add(store.name)
+        self._push_config(store)
         pushed = store.push_referrer(
             signed.manifest, OCI_MANIFEST, force_tag_schema=self.options.force_referrers_tag
         )
@@ -118,6 +126,20 @@ class NotaryAttacher:
         result.annotations = signed.annotations
         result.warnings = list(pushed.warnings)
         return result
+
+    def _push_config(self, store: Store) -> None:
+        """The `{}` config blob, once per repository: mounted (one request) from a repository
+        of the same registry that holds it, else checked for and uploaded."""
+        if store.name in self._has_config:
+            return
+        registry, _, repository = store.name.partition("/")
+        source = self._config_source.get(registry)
+        digest = EMPTY_DESCRIPTOR.digest
+        if source is None or not store.mount_blob(digest, source):
+            store.push_blob(EMPTY_JSON, NOTARY_SIGNATURE)
+        with self._lock:
+            self._has_config.add(store.name)
+            self._config_source.setdefault(registry, repository)
 
     def _existing(self, resolved: Resolved, target: Target, thumb: str) -> str:
         """The digest of a valid signature of ours (same leaf, same format), or ''."""

@@ -114,6 +114,9 @@ class LayoutStore:
             atomic_write(self._blob_path(desc.digest), data)
         return desc
 
+    def mount_blob(self, digest: str, from_repository: str) -> bool:
+        return self.blob_exists(digest)  # one blob folder: present here if anywhere
+
     # -- manifests ---------------------------------------------------------------------
 
     def resolve(self, reference: str) -> Descriptor:

@@ -153,6 +153,11 @@ class Store(Protocol):
         existence check for content known to be new, such as a fresh signature)."""
         ...
 
+    def mount_blob(self, digest: str, from_repository: str) -> bool:
+        """Link a blob that ``from_repository`` (same registry) holds, in one request;
+        False when it was not linked (then push it)."""
+        ...
+
     def push_manifest(self, data: bytes, media_type: str, tag: str | None = None) -> Descriptor:
         """Store manifest bytes as they are, under ``tag`` or by digest only."""
         ...

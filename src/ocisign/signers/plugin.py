@@ -38,6 +38,18 @@ CAP_ENVELOPE = "SIGNATURE_GENERATOR.ENVELOPE"
 DEFAULT_TIMEOUT = 60.0
 MAX_OUTPUT = 64 * 1024 * 1024
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+# registry credentials and key passphrases read from the environment: a plugin is someone
+# else's code and gets none of them (notation unsets NOTATION_USERNAME/PASSWORD likewise)
+SECRET_ENV = frozenset({
+    "NOTATION_USERNAME", "NOTATION_PASSWORD", "OCISIGN_USERNAME", "OCISIGN_PASSWORD",
+    "COSIGN_PASSWORD",
+})
+
+
+def plugin_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a plugin process runs with: ours minus :data:`SECRET_ENV`."""
+    env = os.environ if env is None else env
+    return {k: v for k, v in env.items() if k not in SECRET_ENV}
 
 
 @dataclass(frozen=True)
@@ -116,6 +128,7 @@ def run_plugin(
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            env=plugin_environment(),
             start_new_session=True,
         )
     except OSError as exc:
@@ -392,3 +405,142 @@ class PluginEnvelopeSigner(_Plugin):
         ):
             raise PluginError(f"{where}: annotations must map strings to strings")
         return envelope, dict(annotations)
+
+
+# ------------------------------------------------------------- managing plugins
+
+MAX_PLUGIN_BYTES = 256 * 1024 * 1024  # notation's osutil.MaxFileBytes
+_PREFIX = "notation-"
+
+
+def read_metadata(name: str, plugins_dir: Path | None = None,
+                  timeout: float = DEFAULT_TIMEOUT) -> PluginMetadata:
+    """Find plugin ``name`` and validate its ``get-plugin-metadata`` answer."""
+    return parse_metadata(run_plugin(find_plugin(name, plugins_dir), "get-plugin-metadata", {},
+                                     timeout), name)
+
+
+def installed_plugins(plugins_dir: Path | None = None) -> list[str]:
+    """The names of the folders under the plugins dir (each should hold one plugin)."""
+    root = plugins_dir if plugins_dir is not None else paths.plugins_dir()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.is_symlink())
+
+
+def _version(text: str) -> tuple[int, ...] | None:
+    match = re.match(r"^v?(\d+)\.(\d+)\.(\d+)", text)
+    return tuple(int(g) for g in match.groups()) if match else None
+
+
+def _extract(source: Path, into: Path) -> None:
+    """Unpack a ``.zip``/``.tar.gz``/``.tgz`` plugin archive: regular files only, no path
+    leaving ``into``, at most :data:`MAX_PLUGIN_BYTES` in all."""
+    import tarfile
+    import zipfile
+
+    total = 0
+    if zipfile.is_zipfile(source):
+        with zipfile.ZipFile(source) as archive:
+            for info in archive.infolist():
+                if info.is_dir():
+                    continue
+                name = Path(info.filename)
+                if ".." in name.parts or name.is_absolute():
+                    raise PluginError(f"file name in zip cannot contain '..', but found "
+                                      f"{info.filename!r}")
+                total += info.file_size
+                if total > MAX_PLUGIN_BYTES:
+                    raise PluginError("total file size reached the 256 MiB size limit")
+                (into / name.name).write_bytes(archive.read(info))
+        return
+    try:
+        tar = tarfile.open(source, "r:gz")  # noqa: SIM115 - closed by the with below
+    except (tarfile.TarError, OSError):
+        raise PluginError(f"{source} is neither a plugin executable nor a .zip or .tar.gz "
+                          "archive") from None
+    with tar:
+        for member in tar.getmembers():
+            if member.isdir():
+                continue
+            name = Path(member.name)
+            if ".." in name.parts or name.is_absolute():
+                raise PluginError(f"file name in tar.gz cannot contain '..', but found "
+                                  f"{member.name!r}")
+            if not member.isreg():
+                raise PluginError(f"{member.name!r} in the archive is not a regular file")
+            total += member.size
+            if total > MAX_PLUGIN_BYTES:
+                raise PluginError("total file size reached the 256 MiB size limit")
+            handle = tar.extractfile(member)
+            assert handle is not None
+            (into / name.name).write_bytes(handle.read())
+
+
+def install_plugin(
+    source: Path, *, force: bool = False, plugins_dir: Path | None = None
+) -> tuple[PluginMetadata, str | None]:
+    """``notation plugin install --file``: an executable ``notation-<name>`` or an archive
+    holding exactly one. The plugin must answer ``get-plugin-metadata`` with its own name
+    before anything is installed; a lower or equal version needs ``force``. Returns the
+    new metadata and the version it replaced (None for a new install)."""
+    import shutil
+    import tempfile
+
+    root = plugins_dir if plugins_dir is not None else paths.plugins_dir()
+    if not source.is_file():
+        raise PluginError(f"plugin installation failed: {source} is not a valid file")
+    with tempfile.TemporaryDirectory(prefix="ocisign-plugin-") as tmp:
+        staging = Path(tmp)
+        if source.name.startswith(_PREFIX) and not source.name.endswith((".zip", ".gz", ".tgz")):
+            shutil.copyfile(source, staging / source.name)
+        else:
+            _extract(source, staging)
+        found = [p for p in staging.iterdir() if p.name.startswith(_PREFIX)]
+        if len(found) != 1:
+            raise PluginError(
+                f"plugin installation failed: expected exactly one plugin executable named "
+                f"notation-<name>, found {len(found)}",
+                hint="the plugin file (or the one file in the archive) is notation-<name>",
+            )
+        for file in staging.iterdir():
+            file.chmod(0o700 if file == found[0] else 0o600)
+        name = found[0].name.removeprefix(_PREFIX)
+        metadata = parse_metadata(
+            run_plugin(found[0], "get-plugin-metadata", {}, DEFAULT_TIMEOUT), name)
+        old: str | None = None
+        target = root / name
+        if target.exists():
+            try:
+                old = read_metadata(name, root).version
+            except PluginError:
+                old = ""  # a broken install is replaced
+            new_v, old_v = _version(metadata.version), _version(old)
+            if old and not force and new_v is not None and old_v is not None:
+                if new_v < old_v:
+                    raise PluginError(
+                        f"failed to install plugin {name}. The installing plugin version "
+                        f"{metadata.version} is lower than the existing plugin version {old}",
+                        hint='It is not recommended to install an older version. To force the '
+                        'installation, use the "--force" option')
+                if new_v == old_v:
+                    raise PluginError(f"plugin {name} with version {old} already exists",
+                                      hint='use "--force" to install it again')
+            shutil.rmtree(target)
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        target.mkdir(mode=0o700)
+        for file in staging.iterdir():
+            shutil.copy2(file, target / file.name)
+        return metadata, old
+
+
+def uninstall_plugin(name: str, plugins_dir: Path | None = None) -> Path:
+    """Remove the folder of plugin ``name``."""
+    import shutil
+
+    folder = plugin_path(name, plugins_dir).parent
+    if not folder.is_dir():
+        raise PluginError(f"unable to find plugin {name}.",
+                          hint="To view a list of installed plugins, use `notation plugin list`")
+    shutil.rmtree(folder)
+    return folder

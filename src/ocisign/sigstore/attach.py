@@ -25,8 +25,10 @@ from ocisign.batch import Status
 from ocisign.envelopes import simplesigning as ss
 from ocisign.errors import NotFoundError, PassphraseError, SignatureError, UsageError
 from ocisign.formats import SignatureFormat, SignOptions, SignResult, Warn
+from ocisign.keys.algorithms import Scheme
 from ocisign.keys.cosign import load_signing_key
 from ocisign.keys.passphrase import read_passphrase
+from ocisign.keys.pkcs11_uri import is_pkcs11_ref, redact
 from ocisign.oci import OCI_CONFIG, OCI_MANIFEST, SIMPLESIGNING, Descriptor
 from ocisign.registry.store import Manifest, Store, sigstore_tag
 from ocisign.resolve.targets import Resolved, Target
@@ -45,8 +47,9 @@ _tag_locks: dict[tuple[str, str], threading.Lock] = {}
 _tag_locks_guard = threading.Lock()
 
 
-def load_sigstore_key(path: Path, passphrase_file: Path | None) -> LocalSigner:
-    """Load a cosign/sigstore encrypted key (either PEM label) or a plain PEM private key.
+def load_sigstore_key(path: Path | str, passphrase_file: Path | None) -> LocalSigner:
+    """Load a cosign/sigstore encrypted key (either PEM label), a plain PEM private key, or
+    a PKCS#11 token key (a ``pkcs11:`` URI, as cosign's ``--key``).
 
     The passphrase (encrypted keys only) comes from ``passphrase_file`` (trimmed),
     ``OCISIGN_PASSWORD``, ``COSIGN_PASSWORD`` or a no-echo prompt on a terminal. A SEC1 key
@@ -57,6 +60,12 @@ def load_sigstore_key(path: Path, passphrase_file: Path | None) -> LocalSigner:
     def passphrase() -> bytes:
         return read_passphrase(passphrase_file, key_path=str(path))
 
+    if is_pkcs11_ref(path):
+        from ocisign.signers import pkcs11  # python-pkcs11 only for a token key
+
+        token_key = pkcs11.open_key(str(path), Scheme.CONTAINERS)
+        ss.check_key(token_key)
+        return LocalSigner(token_key)
     try:
         private_key = load_signing_key(path, passphrase)
     except PassphraseError as err:
@@ -204,4 +213,4 @@ def attacher(fmt: SignatureFormat, options: SignOptions, warn: Warn) -> Sigstore
                          hint="make a key pair with 'ocisign key generate-pair'")
     signer = load_sigstore_key(options.sigstore_key, options.sigstore_passphrase_file)
     return SigstoreAttacher(signer, identity=options.sigstore_identity, force=options.force,
-                            key_label=str(options.sigstore_key))
+                            key_label=redact(str(options.sigstore_key)))
