@@ -208,11 +208,28 @@ def registry_options(func: F) -> F:
     )
 
 
+def is_pem_file(value: str | None) -> bool:
+    """``value`` names an existing file that starts like PEM (a key or certificate)."""
+    if not value or len(value) > 4096:
+        return False
+    try:
+        with open(value, "rb") as handle:
+            return handle.read(64).lstrip().startswith(b"-----BEGIN ")
+    except OSError:
+        return False
+
+
 def registry_settings(
     flags: dict[str, Any], config: NotationConfig | None = None
 ) -> RegistryOptions:
     """``RegistryOptions`` from the ``registry_options`` flags plus notation's config.json
     (``insecureRegistries``: hosts reached over plain HTTP, as notation does)."""
+    if is_pem_file(flags["password"]):  # hangar's `validate -p cosign.pub`
+        raise UsageError(
+            f"-p/--password is the registry password, but {flags['password']!r} is a PEM file",
+            hint=f"to verify with a cosign public key use --sigstore-pubkey "
+                 f"{flags['password']} (hangar's -p)",
+        )
     config = config or load_config(formats=formats.names())
     return RegistryOptions(
         username=flags["username"],

@@ -26,6 +26,7 @@ from ocisign.cli._flags import (
     duration_seconds,
     failed_file_path,
     format_choice,
+    is_pem_file,
     key_value_pairs,
     parse_expiry,
     registry_options,
@@ -134,6 +135,11 @@ def _options(ctx: click.Context, flags: dict[str, Any]) -> SignOptions:
         raise UsageError("RFC 3161 timestamping is not supported yet",
                          hint="sign without --timestamp-url/--timestamp-root-cert")
     key_name, key_id, plugin = flags["key_name"], flags["key_id"], flags["plugin_name"]
+    if is_pem_file(key_name):  # hangar's `sign -k cosign.key`
+        raise UsageError(f"-k/--key names a key in the key store, but {key_name!r} is a file",
+                         hint=f"to sign with a cosign key file use --sigstore-key {key_name} "
+                              "(hangar's -k); a notation key file is added with 'ocisign key "
+                              "add NAME --key-file KEY --cert-file CERT'")
     if key_name and (key_id or plugin):
         raise UsageError("--key cannot be combined with --id/--plugin",
                          hint="use a key from the key store (--key), or an on-demand plugin "
