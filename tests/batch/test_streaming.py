@@ -100,7 +100,7 @@ def _terminal(script: Path, env: dict[str, str]) -> list[list[tuple[str, str]]]:
 
     columns, rows = 200, 50
     child = pexpect.spawn("bash", [str(script)], env=env, dimensions=(rows, columns),
-                          timeout=240)
+                          cwd=str(script.parent), timeout=240)
     child.expect(pexpect.EOF)
     child.close()
     screen = pyte.HistoryScreen(columns, rows, history=5000)
