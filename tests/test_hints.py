@@ -97,6 +97,6 @@ def test_hangar_key_and_pubkey_spellings_get_a_hint(tmp_path: Path) -> None:
     assert f"Hint: to sign with a cosign key file use --sigstore-key {key}" in signed.stderr
     checked = run_ocisign("validate", "-p", str(pub), "reg.example/app:v1", env=_env(tmp_path))
     assert checked.returncode == 2
-    assert f"Hint: to verify with a cosign public key use --sigstore-pubkey {pub}" \
+    assert f"Hint: to verify with a cosign key file use --sigstore-pubkey {pub}" \
         in checked.stderr
     assert "Traceback" not in signed.stderr + checked.stderr

@@ -224,11 +224,13 @@ def registry_settings(
 ) -> RegistryOptions:
     """``RegistryOptions`` from the ``registry_options`` flags plus notation's config.json
     (``insecureRegistries``: hosts reached over plain HTTP, as notation does)."""
-    if is_pem_file(flags["password"]):  # hangar's `validate -p cosign.pub`
+    if is_pem_file(flags["password"]):  # hangar's `validate -p cosign.pub`, `sign -p cosign.key`
+        value = flags["password"]
+        private = b"PRIVATE KEY" in Path(value).read_bytes()[:200]
+        flag, verb = ("--sigstore-key", "sign") if private else ("--sigstore-pubkey", "verify")
         raise UsageError(
-            f"-p/--password is the registry password, but {flags['password']!r} is a PEM file",
-            hint=f"to verify with a cosign public key use --sigstore-pubkey "
-                 f"{flags['password']} (hangar's -p)",
+            f"-p/--password is the registry password, but {value!r} is a PEM file",
+            hint=f"to {verb} with a cosign key file use {flag} {value} (hangar's -p)",
         )
     config = config or load_config(formats=formats.names())
     return RegistryOptions(
