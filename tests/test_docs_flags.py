@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
 from pathlib import Path
 
 import click
@@ -16,7 +17,7 @@ import pytest
 from ocisign.cli import cli
 from tests.conftest import ROOT
 
-DOCS = sorted((ROOT / "docs").rglob("*.md")) + [ROOT / "README.md"]
+DOCS = [*sorted((ROOT / "docs").rglob("*.md")), ROOT / "README.md"]
 FLAG = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*)")
 
 
@@ -40,13 +41,14 @@ def _flags(command: click.Command) -> set[str]:
     return names
 
 
-def _command_lines(text: str) -> list[str]:
+def _command_lines(text: str, *, inline: bool = True) -> list[str]:
     lines = []
     for block in re.findall(r"```[a-z]*\n(.*?)```", text, re.S):
         joined = re.sub(r"\\\n\s*", " ", block)
         lines += [ln.strip() for ln in joined.splitlines()]
-    lines += re.findall(r"`(ocisign [^`]+)`", text)
-    return [ln.split(" #")[0] for ln in lines if ln.startswith("ocisign ")]
+    if inline:
+        lines += re.findall(r"`(ocisign [^`]+)`", text)
+    return [ln.split(" #")[0].strip() for ln in lines if ln.startswith("ocisign ")]
 
 
 def _unknown_in_command_lines(path: Path) -> list[str]:
@@ -106,3 +108,26 @@ def test_the_checks_can_fail(tmp_path: Path) -> None:
     page = tmp_path / "bad.md"
     page.write_text("```\nocisign sign --image-list x.txt\nocisign validate -Z\n```\n")
     assert len(_unknown_in_command_lines(page)) == 2
+
+
+def test_getting_started_ends_in_a_passing_validate(tmp_path: Path) -> None:
+    """Run docs/getting-started.md's commands (install aside) as written, in a temp dir."""
+    import shutil
+    import subprocess
+
+    from tests.conftest import cli_env
+
+    text = (ROOT / "docs" / "getting-started.md").read_text()
+    lines = [ln for ln in _command_lines(text, inline=False)
+             if not ln.startswith("ocisign --version")]
+    copies = re.findall(r"^(cp -r examples/\S+ \S+)", text, re.M)
+    assert copies and lines[-1].startswith("ocisign validate")
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    script = "set -e\n" + "\n".join(
+        c if c.startswith("cp") else f"{shlex.quote(sys.executable)} -m {c}"
+        for c in [*lines[:2], *copies, *lines[2:]])
+    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                          env=cli_env(OCISIGN_CONFIG_DIR=str(tmp_path / "config")), timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.rstrip().endswith("PASS: ./layout:v1")
