@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from ocisign.resolve.targets import Resolved, Target
 
 ANY_KIND = "any"  # validate --type any: an any-of over the configured kinds
+SIGSTORE_KIND = "sigstore"  # verified with public keys (--sigstore-pubkey)
+NOTARY_KIND = "notation"  # verified with a trust policy and trust store
 Warn = Callable[[str], None]
 
 
@@ -68,11 +70,14 @@ class SignOptions:
     project_override: str | None = None
     jobs: int = 4
     timeout: float | None = 600.0  # per line, seconds; None = no limit
+    shard: tuple[int, int] | None = None  # --shard K/N: only the lines of shard K
     force: bool = False
     console: BatchConsole | None = None  # streams results while the batch runs
     sigstore_key: str | None = None  # a key file or a pkcs11: URI
     sigstore_passphrase_file: Path | None = None
     sigstore_identity: str = "containers"
+    timestamp_url: str = ""  # RFC 3161 TSA (Notary JWS/COSE), with timestamp_root_cert
+    timestamp_root_cert: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -89,9 +94,11 @@ class ValidateRequest:
     project_override: str | None = None
     jobs: int = 4
     timeout: float | None = 600.0
-    kind: str = ANY_KIND  # a kind in the formats table, or "any"
+    shard: tuple[int, int] | None = None
+    kind: str = ""  # a kind in the formats table, "any", or "": see default_kind
     sigstore_keys: Sequence[PublicKeyFile] = ()
     identity: str = "match-repo-digest-or-exact"
+    platform_digest_identity: bool = False  # hangar v1: platforms judged as NAME@DIGEST
     exact_repository: str | None = None
     policy: TrustPolicyDocument | None = None
     trust_store: Path | None = None
@@ -144,14 +151,22 @@ class ImageResult(Outcome):
     warnings: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # always printed (stderr)
     messages: list[str] = field(default_factory=list)  # verbose success lines
+    # notation: per certificate, how its revocation was checked and the result (docs/json.md)
+    revocation: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Check:
-    """A checker's verdict on one target; ``found`` False: no signature of that kind."""
+    """A checker's verdict on one target; ``found`` False: no signature of that kind.
+
+    ``unenforced`` says why a verdict rests on no trust the user configured (notation's
+    ``skip``, or a statement that only logs authenticity, as ``audit`` does): reported, but it
+    never satisfies ``--type any`` on its own.
+    """
 
     found: bool
     result: ImageResult
+    unenforced: str = ""
 
 
 # ------------------------------------------------------------------ the seams
@@ -233,14 +248,20 @@ def _load(target: str) -> Any:
 _TABLE: dict[str, SignatureFormat] = {
     entry.name: entry
     for entry in (
-        LazyFormat("sigstore", "sigstore", True, "ocisign.sigstore.attach:attacher",
+        LazyFormat("sigstore", SIGSTORE_KIND, True, "ocisign.sigstore.attach:attacher",
                    "ocisign.sigstore.verify:checker", "cosign simple signing"),
-        LazyFormat("jws", "notation", False, "ocisign.notary.attach:attacher",
+        LazyFormat("jws", NOTARY_KIND, False, "ocisign.notary.attach:attacher",
                    "ocisign.notary.verify:checker", "Notary Project JWS envelope"),
-        LazyFormat("cose", "notation", False, "ocisign.notary.attach:attacher",
+        LazyFormat("cose", NOTARY_KIND, False, "ocisign.notary.attach:attacher",
                    "ocisign.notary.verify:checker", "Notary Project COSE envelope"),
     )
 }
+
+
+def default_kind(have_keys: bool) -> str:
+    """The kind ``validate`` requires without ``--type``: sigstore when public keys were
+    given, else the Notary kind (a trust policy alone). Either kind only by ``--type any``."""
+    return SIGSTORE_KIND if have_keys else NOTARY_KIND
 
 
 def register(fmt: SignatureFormat) -> None:

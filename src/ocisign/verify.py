@@ -1,13 +1,16 @@
 """Orchestration of ``ocisign validate``: references -> targets -> checkers -> verdicts.
 
 The formats table gives one checker per kind the user configured trust for (a sigstore
-public key, a Notary trust policy); ``--type KIND`` keeps that kind's, ``--type any``
-(the default) is an any-of over them: the kinds that found a signature must pass, and when
-none found one the first kind reports the line failed. This module knows no format.
+public key, a Notary trust policy). ``--type KIND`` requires that kind; without ``--type``
+the kind is sigstore when public keys were given, else Notary (``formats.default_kind``);
+only ``--type any`` is an any-of over the kinds: the kinds that found a signature must
+pass, and at least one of them must have verified it against configured trust (notation's
+``skip``/``audit`` verdicts are reported but never enough). This module knows no format.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -23,15 +26,25 @@ if TYPE_CHECKING:
     from ocisign.registry.client import RegistryClient
 
 NO_PLATFORM = "no platform matches --arch/--os"
+NOTHING_TO_VERIFY = "nothing to verify with: no --sigstore-pubkey and no trust policy"
+NOTHING_TO_VERIFY_HINT = (
+    "pass --sigstore-pubkey FILE (sigstore), or --trust-policy FILE and --trust-store "
+    "DIR (or a trustpolicy.json in the config dir) for JWS/COSE signatures"
+)
 
 
 def validate(request: ValidateRequest) -> BatchReport:
     """Validate every reference of ``request``; failures are per line, never raised."""
-    checkers = _checkers(request)
     _check_request(request)
+    if not request.kind:
+        request = dataclasses.replace(
+            request, kind=formats.default_kind(bool(request.sigstore_keys))
+        )
+    checkers = _checkers(request)
     jobs = batch_jobs(
         request.references, request.image_list, oci_layout=request.oci_layout,
         registry=request.registry_override, project=request.project_override,
+        shard=request.shard,
     )
     with run_client(request.registry, oci_layout=request.oci_layout) as client:
         validator = _Validator(request, checkers, client)
@@ -57,15 +70,13 @@ def _checkers(request: ValidateRequest) -> list[Checker]:
             if checker is not None:
                 checkers.append(checker)
     if not checkers:
-        raise UsageError(
-            "nothing to verify with: no --sigstore-pubkey and no trust policy",
-            "pass --sigstore-pubkey FILE (sigstore), or --trust-policy FILE and --trust-store "
-            "DIR (or a trustpolicy.json in the config dir) for JWS/COSE signatures",
-        )
+        raise UsageError(NOTHING_TO_VERIFY, NOTHING_TO_VERIFY_HINT)
     return checkers
 
 
 def _check_request(request: ValidateRequest) -> None:
+    if not request.kind and not request.sigstore_keys and request.policy is None:
+        raise UsageError(NOTHING_TO_VERIFY, NOTHING_TO_VERIFY_HINT)
     if request.max_signatures < 1:
         raise UsageError("--max-signatures must be at least 1")
     if not request.references and request.image_list is None:
@@ -76,20 +87,35 @@ def _check_request(request: ValidateRequest) -> None:
 
 
 def any_of(groups: Sequence[Sequence[Check]], labels: Sequence[str]) -> list[ImageResult]:
-    """``--type any`` over the kinds' checks: the kinds that found a signature count; when
-    none did, the first kind's results fail with "no signature found"."""
+    """``--type any`` over the kinds' checks (one group per kind, in table order).
+
+    The kinds that found a signature count and must pass; at least one of them must rest on
+    configured trust. A verdict that does not (``Check.unenforced``: notation's ``skip``,
+    ``audit``) is reported as skipped, not counted. When no kind qualifies, the first kind
+    that found nothing (else the first kind) fails the line with the reason.
+    """
     groups = [g for g in groups if g]
-    found = [g for g in groups if any(c.found for c in g)]
     if len(groups) < 2:
-        found = groups
-    elif not found:
+        return [c.result for group in groups for c in group]
+    found = [i for i, g in enumerate(groups) if any(c.found for c in g)]
+    trusted = [i for i in found if not any(c.unenforced for c in groups[i])]
+    for i in found:
+        for check in groups[i]:
+            if check.unenforced and check.result.status is Status.PASSED:
+                check.result.status = Status.SKIPPED
+                check.result.detail = f"not counted: {check.unenforced}"
+    if not trusted:
+        failing = next((i for i in range(len(groups)) if i not in found), 0)
         reason = f"no signature found ({' or '.join(labels)})"
-        for check in groups[0]:
+        why = [c.unenforced for i in found for c in groups[i] if c.unenforced]
+        if why:
+            reason = f"no signature verified against configured trust; {why[0]}"
+        for check in groups[failing]:
             check.result.status = Status.FAILED
             check.result.detail = reason
             check.result.error_kind = "VerificationError"
-        found = groups[:1]
-    return [c.result for group in found for c in group]
+        found = sorted({*found, failing})
+    return [c.result for i in found for c in groups[i]]
 
 
 class _Validator:

@@ -23,8 +23,8 @@ from tests.keys.conftest import E2E, NOTATION_CONFIG, SIGSTORE, write
 
 def _env(config: Path, **extra: str) -> dict[str, str]:
     env = cli_env(OCISIGN_CONFIG_DIR=str(config), **extra)
-    env.pop("OCISIGN_PASSWORD", None)
-    env.pop("COSIGN_PASSWORD", None)
+    for name in ("OCISIGN_PASSWORD", "OCISIGN_KEY_PASSPHRASE", "COSIGN_PASSWORD"):
+        env.pop(name, None)
     env.update(extra)
     return env
 
@@ -237,7 +237,7 @@ def test_generate_pair(tmp_path: Path) -> None:
             str(prefix),
             "--output",
             "json",
-            OCISIGN_PASSWORD="right",
+            OCISIGN_KEY_PASSPHRASE="right",
             COSIGN_PASSWORD="ignored",
         ).stdout
     )
@@ -258,7 +258,7 @@ def test_generate_pair(tmp_path: Path) -> None:
         "--output-prefix",
         str(prefix),
         match="already exists",
-        OCISIGN_PASSWORD="x",
+        OCISIGN_KEY_PASSPHRASE="x",
     )
     assert key_file.read_bytes() == pem
     pw = write(tmp_path / "pw.txt", b"from file\n")
@@ -273,7 +273,7 @@ def test_generate_pair(tmp_path: Path) -> None:
         str(pw),
         "--type",
         "rsa-2048",
-        OCISIGN_PASSWORD="not this",
+        OCISIGN_KEY_PASSPHRASE="not this",
     )
     assert cosign.decrypt_private_key(key_file.read_bytes(), b"from file").key_size == 2048  # type: ignore[union-attr]
     _fails(

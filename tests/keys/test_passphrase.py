@@ -1,4 +1,4 @@
-"""Passphrase sources and their order: file, OCISIGN_PASSWORD, COSIGN_PASSWORD, prompt."""
+"""Passphrase sources and their order: file, OCISIGN_KEY_PASSPHRASE, COSIGN_PASSWORD, prompt."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from tests.keys.conftest import write
 
 @pytest.fixture(autouse=True)
 def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OCISIGN_PASSWORD", raising=False)
-    monkeypatch.delenv("COSIGN_PASSWORD", raising=False)
+    for name in ("OCISIGN_PASSWORD", "OCISIGN_KEY_PASSPHRASE", "COSIGN_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
 
 
 class _Tty(io.StringIO):
@@ -25,7 +25,7 @@ class _Tty(io.StringIO):
 
 
 def test_file_is_trimmed_and_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OCISIGN_PASSWORD", "env")
+    monkeypatch.setenv("OCISIGN_KEY_PASSPHRASE", "env")
     file = write(tmp_path / "pw", b"  correct horse \n\n")
     assert read_passphrase(file, key_path="k") == b"correct horse"
 
@@ -38,8 +38,19 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_env_order(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COSIGN_PASSWORD", "cosign")
     assert read_passphrase(None, key_path="k") == b"cosign"
-    monkeypatch.setenv("OCISIGN_PASSWORD", "ocisign")
+    monkeypatch.setenv("OCISIGN_KEY_PASSPHRASE", "ocisign")
     assert read_passphrase(None, key_path="k") == b"ocisign"
+
+
+def test_registry_password_is_never_a_passphrase(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OCISIGN_PASSWORD / NOTATION_PASSWORD are registry passwords only (issue 11, case 3)."""
+    monkeypatch.setenv("OCISIGN_PASSWORD", "registry secret")
+    monkeypatch.setenv("NOTATION_PASSWORD", "registry secret")
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    with pytest.raises(PassphraseError, match="no terminal") as info:
+        read_passphrase(None, key_path="cosign.key")
+    assert info.value.hint and "OCISIGN_KEY_PASSPHRASE" in info.value.hint
+    assert "registry password" in info.value.hint
 
 
 def test_empty_env_is_an_empty_passphrase(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,6 +27,7 @@ def env(tmp_path: Path, **extra: str) -> dict[str, str]:
         "NOTATION_USERNAME",
         "NOTATION_PASSWORD",
         "COSIGN_PASSWORD",
+        "OCISIGN_KEY_PASSPHRASE",
     ):
         out.pop(name, None)
     out.update(extra)

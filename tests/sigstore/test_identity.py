@@ -35,7 +35,26 @@ TABLE = [
     (f"{R}:v1", "Not A Reference", False, False, False),  # unparseable signature: no match
     (f"{R}:v1", "127.0.0.1:5001/Test/single:v1", False, False, False),  # upper case path
     (f"{R}:v1", "", False, False, False),
+    # docker's grammar exactly (issue 11, case 10): no trimming, ASCII only
+    (f"{R}:v1", f" {R}:v1", False, False, False),
+    (f"{R}:v1", f"{R}:v1\n", False, False, False),
+    (f"{R}:v1", f"{R}:v1 ", False, False, False),
+    (f"{R}:v1", f"\t{R}:v1", False, False, False),
+    (f"{R}@{D}", f"{R}@{D}\n", False, False, False),
+    (f"{R}@{D}", f"{R}\n:v1", False, False, False),
+    (f"{R}:v1", f"{R}:v\u0661", False, False, False),  # Arabic-Indic digit: Python's \w
+    (f"{R}:v1", f"{R}:v\u00e9", False, False, False),
+    (f"{R}:v1", f"{R}:\uff561", False, False, False),  # fullwidth v
+    (f"{R}:v1", "127.0.0.1:5001/test/sin\u0261le:v1", False, False, False),
 ]
+
+
+@pytest.mark.parametrize("bad", [f"{R}:v1\n", f" {R}:v1", f"{R}:v\u0661", f"{R}:v1\r",
+                                 f"{R}@{D}\n", "b\u00fcsybox", "[::1%eth0]:5000/x:1"])
+def test_image_references_are_parsed_exactly(bad: str) -> None:
+    with pytest.raises(InvalidReferenceError) as info:
+        ident.match_repository(bad, f"{R}:v1")
+    assert info.value.hint  # one line with a hint
 
 
 @pytest.mark.parametrize(("image", "sig", "rdoe", "repo", "exact"), TABLE)

@@ -35,8 +35,8 @@ SEC1 = KEYS / "cosign-label-sec1-n65536-rejected.key"
 
 @pytest.fixture(autouse=True)
 def no_password_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OCISIGN_PASSWORD", raising=False)
-    monkeypatch.delenv("COSIGN_PASSWORD", raising=False)
+    for name in ("OCISIGN_PASSWORD", "OCISIGN_KEY_PASSPHRASE", "COSIGN_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def pem_public(key: object) -> bytes:
@@ -91,7 +91,7 @@ def test_missing_passphrase_file(tmp_path: Path) -> None:
         load_sigstore_key(KEYS / "sigstore-label-p256.key", tmp_path / "nope")
 
 
-@pytest.mark.parametrize("var", ["OCISIGN_PASSWORD", "COSIGN_PASSWORD"])
+@pytest.mark.parametrize("var", ["OCISIGN_KEY_PASSPHRASE", "COSIGN_PASSWORD"])
 def test_passphrase_from_environment(var: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(var, "hello")
     key = load_sigstore_key(KEYS / "cosign-label-p256-n32768.key", None)
@@ -99,7 +99,7 @@ def test_passphrase_from_environment(var: str, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_file_wins_over_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OCISIGN_PASSWORD", "wrong")
+    monkeypatch.setenv("OCISIGN_KEY_PASSPHRASE", "wrong")
     assert load_sigstore_key(KEYS / "sigstore-label-p256.key", PASS).public_key
 
 
@@ -117,8 +117,8 @@ def test_no_tty_and_no_passphrase_is_a_clear_error() -> None:
         "    sys.exit(1)\n"
     )
     env = cli_env()
-    env.pop("OCISIGN_PASSWORD", None)
-    env.pop("COSIGN_PASSWORD", None)
+    for name in ("OCISIGN_PASSWORD", "OCISIGN_KEY_PASSPHRASE", "COSIGN_PASSWORD"):
+        env.pop(name, None)
     proc = subprocess.run(
         [sys.executable, "-c", code],
         stdin=subprocess.DEVNULL,

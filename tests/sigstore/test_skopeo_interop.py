@@ -204,3 +204,18 @@ def test_skopeo_and_ocisign_signatures_coexist(
     final, _ = registry.sig_manifest(repo, digest)
     assert final is not None
     assert ss.parse_sig_manifest(final)[:2] == layers
+
+
+@pytest.mark.parametrize("form", ["{ref}\n", " {ref}", "{ref} ", "{ref}\u0661"])
+def test_loose_docker_references_rejected_like_skopeo(
+    skopeo: Path, registry: Pusher, keys: dict[str, Any], form: str
+) -> None:
+    """Issue 11, case 10: a docker-reference with whitespace or non-ASCII never matches."""
+    host = registry.host
+    repo = f"test/loose-{len(form)}-{ord(form[-1])}"
+    digest, _ = registry.push_test_image(repo, "v1", ["amd64"])
+    ref = f"{host}/{repo}:v1"
+    sign(registry, repo, digest, form.format(ref=ref), keys["ours"])
+    for rule in ("matchRepoDigestOrExact", "matchRepository"):
+        assert identity.identity_rule(rule)(ref, form.format(ref=ref)) is False
+        assert not verify(skopeo, ref, keys["ours.pub"], rule)

@@ -127,7 +127,9 @@ def test_skopeo_multi_vector(registry: RunningRegistry, tmp_path: Path) -> None:
 
 
 def _signed(registry: RunningRegistry, ref: str, key: Any, archs: tuple[str, ...] = ("amd64",),
-            index_too: bool = True) -> str:
+            index_too: bool = True, hangar_v1: bool = False) -> str:
+    """Push and sign ``ref``: instances for the tag (as skopeo --all and ocisign sign), or
+    with ``hangar_v1`` for ``NAME@PLATFORM-DIGEST`` (as hangar v1 signs)."""
     digest = push_test_image(registry, ref, archs)
     repo = ref.split(":")[0]
     store = registry.client().store(f"{registry.host}/{repo}")
@@ -138,7 +140,8 @@ def _signed(registry: RunningRegistry, ref: str, key: Any, archs: tuple[str, ...
     if index_too:
         sigstore_sign(store, digest, full, key)
     for entry in store.fetch_manifest(digest).manifests:
-        sigstore_sign(store, entry.digest, f"{registry.host}/{repo}@{entry.digest}", key)
+        signed = f"{registry.host}/{repo}@{entry.digest}" if hangar_v1 else full
+        sigstore_sign(store, entry.digest, signed, key)
     return digest
 
 
@@ -169,10 +172,18 @@ def test_index_rules(registry: RunningRegistry, tmp_path: Path) -> None:
     pub = ("--sigstore-pubkey", str(key.pub_path))
     _signed(registry, "sig/multi-all:v1", key.private, ("amd64", "arm64"))
     assert _run(registry, "REG/sig/multi-all:v1", *pub, tmp=tmp_path)[0] == 0
-    # platforms only (as hangar v1 signs): passes, the index's absence is only reported
+    # platforms only: passes, the index's absence is only reported
     _signed(registry, "sig/multi-platforms:v1", key.private, ("amd64", "arm64"), index_too=False)
     code, out, err = _run(registry, "REG/sig/multi-platforms:v1", *pub, "--output", "json",
                           tmp=tmp_path)
+    assert code == 0, out + err
+    # as hangar v1 signs (NAME@PLATFORM-DIGEST): refused by tag unless its own check is asked
+    _signed(registry, "sig/multi-v1:v1", key.private, ("amd64", "arm64"), index_too=False,
+            hangar_v1=True)
+    code, out, err = _run(registry, "REG/sig/multi-v1:v1", *pub, tmp=tmp_path)
+    assert code == 1 and "identity mismatch" in out
+    code, out, err = _run(registry, "REG/sig/multi-v1:v1", *pub, "--platform-digest-identity",
+                          "--output", "json", tmp=tmp_path)
     assert code == 0, out + err
     images = json.loads(out)["results"][0]["images"]
     assert [i["status"] for i in images] == ["skipped", "passed", "passed"]
@@ -181,7 +192,7 @@ def test_index_rules(registry: RunningRegistry, tmp_path: Path) -> None:
     store = registry.client().store(f"{registry.host}/sig/multi-half")
     amd = next(e for e in store.fetch_manifest(digest).manifests
                if e.platform and e.platform.architecture == "amd64")
-    sigstore_sign(store, amd.digest, f"{registry.host}/sig/multi-half@{amd.digest}", key.private)
+    sigstore_sign(store, amd.digest, f"{registry.host}/sig/multi-half:v1", key.private)
     code, out, _ = _run(registry, "REG/sig/multi-half:v1", *pub, tmp=tmp_path)
     assert code == 1 and "no sigstore signature" in out
     assert _run(registry, "REG/sig/multi-half:v1", *pub, "-a", "amd64", tmp=tmp_path)[0] == 0

@@ -31,6 +31,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from ocisign.errors import ArtifactError
+from ocisign.util.der import integer as _int
+from ocisign.util.der import oid as _oid
+from ocisign.util.der import tlv as _tlv
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -80,7 +83,20 @@ class WinCertificate:
 
 
 def parse_pe(data: bytes) -> PeLayout:
-    """Parse the parts of a PE/COFF image needed to hash and sign it."""
+    """Parse the parts of a PE/COFF image needed to hash and sign it.
+
+    Refused (PeFormatError naming the field): a truncated header, a SizeOfOptionalHeader
+    too small for the optional header it announces, a SizeOfHeaders that ends before the
+    section table (the table would not be hashed), and sections that overlap the headers
+    or each other (bytes hashed twice, or the hash not covering what is loaded).
+    """
+    try:
+        return _parse_pe(data)
+    except struct.error:  # a read past the end that a check below missed
+        raise PeFormatError("truncated PE headers") from None
+
+
+def _parse_pe(data: bytes) -> PeLayout:
     if len(data) < 0x40 or data[:2] != b"MZ":
         raise PeFormatError("not a PE file (no MZ header)")
     (pe_offset,) = struct.unpack_from("<I", data, 0x3C)
@@ -97,6 +113,12 @@ def parse_pe(data: bytes) -> PeLayout:
         dirs = opt + 112
     else:
         raise PeFormatError(f"unknown PE optional header magic 0x{magic:04x}")
+    if dirs > opt + opt_size:
+        raise PeFormatError(
+            f"SizeOfOptionalHeader {opt_size} is too small: the "
+            f"{'PE32' if magic == 0x10B else 'PE32+'} optional header needs {dirs - opt} bytes "
+            "before its data directories"
+        )
     (ndirs,) = struct.unpack_from("<I", data, dirs - 4)
     if ndirs <= _SECURITY_DIRECTORY or dirs + 8 * ndirs > opt + opt_size:
         raise PeFormatError("the PE optional header has no security data directory")
@@ -104,22 +126,39 @@ def parse_pe(data: bytes) -> PeLayout:
     cert_offset, cert_size = struct.unpack_from("<II", data, security)
     (size_of_headers,) = struct.unpack_from("<I", data, opt + 60)
     table = opt + opt_size
-    if table + 40 * nsections > len(data) or size_of_headers > len(data):
+    table_end = table + 40 * nsections
+    if table_end > len(data) or size_of_headers > len(data):
         raise PeFormatError("truncated PE section table")
+    if size_of_headers < table_end:
+        raise PeFormatError(
+            f"SizeOfHeaders 0x{size_of_headers:x} ends before the end of the section table "
+            f"(0x{table_end:x}), so the section table would not be signed"
+        )
     sections = []
     for i in range(nsections):
-        size, pointer = struct.unpack_from("<II", data, table + 40 * i + 16)
+        entry = table + 40 * i
+        size, pointer = struct.unpack_from("<II", data, entry + 16)
         if size:
             if pointer + size > len(data):
                 raise PeFormatError("a PE section extends beyond the end of the file")
-            sections.append((pointer, size))
+            name = data[entry : entry + 8].rstrip(b"\0").decode("ascii", "replace")
+            sections.append((pointer, size, name or f"#{i + 1}"))
+    sections.sort()
+    previous_end, previous = size_of_headers, "the headers (SizeOfHeaders)"
+    for pointer, size, name in sections:
+        if pointer < previous_end:
+            raise PeFormatError(
+                f"PE section {name!r} at 0x{pointer:x} overlaps {previous}, which end at "
+                f"0x{previous_end:x}"
+            )
+        previous_end, previous = pointer + size, f"section {name!r}"
     if cert_size and (cert_offset < size_of_headers or cert_offset + cert_size > len(data)):
         raise PeFormatError("the PE certificate table lies outside the file")
     return PeLayout(
         checksum_offset=opt + 64,
         security_dir_offset=security,
         size_of_headers=size_of_headers,
-        sections=tuple(sorted(sections)),
+        sections=tuple((pointer, size) for pointer, size, _ in sections),
         cert_table_offset=cert_offset if cert_size else 0,
         cert_table_size=cert_size,
     )
@@ -279,16 +318,6 @@ def _align8(n: int) -> int:
 _NULL = b"\x05\x00"
 
 
-def _tlv(tag: int, content: bytes) -> bytes:
-    n = len(content)
-    if n < 0x80:
-        length = bytes([n])
-    else:
-        raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-        length = bytes([0x80 | len(raw)]) + raw
-    return bytes([tag]) + length + content
-
-
 def _header_length(der: bytes) -> int:
     return 2 if der[1] < 0x80 else 2 + (der[1] & 0x7F)
 
@@ -299,21 +328,3 @@ def _seq(*items: bytes) -> bytes:
 
 def _set(*items: bytes) -> bytes:
     return _tlv(0x31, b"".join(sorted(items)))  # DER orders SET OF by encoding
-
-
-def _int(value: int) -> bytes:
-    raw = value.to_bytes(value.bit_length() // 8 + 1, "big", signed=True)
-    return _tlv(0x02, raw)
-
-
-def _oid(dotted: str) -> bytes:
-    parts = [int(p) for p in dotted.split(".")]
-    out = bytearray()
-    for n in [40 * parts[0] + parts[1], *parts[2:]]:
-        chunk = [n & 0x7F]
-        n >>= 7
-        while n:
-            chunk.append(0x80 | (n & 0x7F))
-            n >>= 7
-        out += bytes(reversed(chunk))
-    return _tlv(0x06, bytes(out))

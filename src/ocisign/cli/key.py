@@ -260,7 +260,7 @@ key.add_command(update, "set")
 @click.option(
     "--passphrase-file",
     type=_FILE,
-    help="File holding the passphrase (else OCISIGN_PASSWORD, COSIGN_PASSWORD, or a prompt).",
+    help="File holding the passphrase (else OCISIGN_KEY_PASSPHRASE, COSIGN_PASSWORD, or a prompt).",
 )
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @output_option

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ocisign.batch import BatchConsole, BatchReport, LineResult, Status, check_jobs
+from ocisign.batch import (
+    BatchConsole,
+    BatchReport,
+    LineResult,
+    Status,
+    check_jobs,
+    exit_if_stopped,
+    parse_shard,
+)
 from ocisign.cli._common import common_flags, is_verbose, output_option, print_json, warn
 from ocisign.cli._flags import (
     GoBoolCommand,
@@ -25,13 +33,19 @@ from ocisign.cli._flags import (
     registry_settings,
 )
 from ocisign.errors import UsageError, VerificationError
-from ocisign.formats import ANY_KIND, ImageResult, PublicKeyFile, ValidateRequest
+from ocisign.formats import (
+    ANY_KIND,
+    NOTARY_KIND,
+    ImageResult,
+    PublicKeyFile,
+    ValidateRequest,
+    default_kind,
+)
 
 if TYPE_CHECKING:
     from ocisign.config.trustpolicy import TrustPolicyDocument
 
 VERIFY_TIME_ENV = "OCISIGN_VERIFY_TIME"
-NOTATION_KIND = "notation"  # the kind whose trust is --trust-policy / trustpolicy.json
 
 
 def _metadata(
@@ -61,6 +75,11 @@ def _metadata(
     help="containers-policy signedIdentity rule for the sigstore docker-reference.",
 )
 @click.option("--exact-repository", help="Accept sigstore signatures naming this repository.")
+@click.option(
+    "--platform-digest-identity", is_flag=True,
+    help="hangar v1's check: judge each platform manifest's signature against "
+    "NAME@PLATFORM-DIGEST, not the reference given (a re-tagged index then passes).",
+)
 @click.option("--trust-policy", type=click.Path(dir_okay=False),
               help="Trust policy file (default: the config dir's trustpolicy.json).")
 @click.option("--trust-store", type=click.Path(file_okay=False),
@@ -72,7 +91,8 @@ def _metadata(
 @click.option("--max-signatures", type=int, default=100, show_default=True,
               help="Most signatures examined per digest.")
 @click.option("--type", "kind", type=kind_choice(),
-              default=ANY_KIND, show_default=True, help="Signature kind required.")
+              help="Signature kind required (default: sigstore with --sigstore-pubkey, else "
+              "notation); 'any': either kind, verified against configured trust.")
 @click.option("--signature-format", type=format_choice(),
               help="Accepted for symmetry with sign; the format is detected from what is attached.")
 @click.option("-r", "--report", help="Write a report file ('[FORMAT]' is replaced by --format).")
@@ -103,6 +123,8 @@ def validate(ctx: click.Context, /, references: tuple[str, ...], **flags: Any) -
         reports.write_report(path, report, flags["report_format"])
     _finish(report, json_out, failed_file if report.failed else None)
     if report.failed:
+        exit_if_stopped(report, f"the lines not validated are in {failed_file}" if failed_file
+                        else "run the command again")
         hint = (f"the failed lines are in {failed_file}; fix them and rerun with -f {failed_file}"
                 if failed_file else "the FAIL lines above say why")
         raise VerificationError("some images failed to validate", hint=hint)
@@ -118,6 +140,13 @@ def _request(
     keys = []
     for path in flags["pubkeys"]:
         keys.append(PublicKeyFile(path, load_public_key(path)))
+    kind = flags["kind"] or ""
+    if not kind and keys and (flags["trust_policy"] or flags["trust_store"]):
+        raise UsageError(
+            "--sigstore-pubkey with a trust policy or trust store needs --type",
+            hint="--type any accepts either kind; --type sigstore or --type notation requires "
+            "one",
+        )
     source = ctx.get_parameter_source
     explicit_platform = any(
         source(name) is click.core.ParameterSource.COMMANDLINE for name in ("arches", "oses")
@@ -133,11 +162,13 @@ def _request(
         project_override=flags["project_override"],
         jobs=check_jobs(flags["jobs"]),
         timeout=timeout,
-        kind=flags["kind"],
+        shard=parse_shard(flags["shard"]),
+        kind=kind,
         sigstore_keys=keys,
         identity=flags["identity"],
+        platform_digest_identity=flags["platform_digest_identity"],
         exact_repository=flags["exact_repository"],
-        policy=_policy(flags["trust_policy"], flags["kind"], bool(keys)),
+        policy=_policy(flags["trust_policy"], kind or default_kind(bool(keys)), bool(kind)),
         trust_store=Path(flags["trust_store"]) if flags["trust_store"] else None,
         scope=flags["scope"],
         user_metadata=flags["user_metadata"],
@@ -147,16 +178,20 @@ def _request(
     )
 
 
-def _policy(path: str | None, kind: str, have_keys: bool) -> TrustPolicyDocument | None:
-    """The trust policy: the given file, else the config dir's if present (else None)."""
+def _policy(path: str | None, kind: str, explicit: bool) -> TrustPolicyDocument | None:
+    """The trust policy: the given file, else the config dir's if present (else None).
+
+    Not read when the kind required is sigstore (``--sigstore-pubkey`` without ``--type``
+    included); a missing config-dir file is an error only for ``--type notation``.
+    """
     from ocisign.config.trustpolicy import default_policy_path, load_trust_policy
 
     if path:
         return load_trust_policy(Path(path))
-    if kind not in (NOTATION_KIND, ANY_KIND):
-        return None  # another kind asked for: the trust policy is not read
+    if kind not in (NOTARY_KIND, ANY_KIND):
+        return None
     default = default_policy_path()
-    if not default.exists() and not default.is_symlink() and (have_keys or kind == ANY_KIND):
+    if not default.exists() and not default.is_symlink() and not (explicit and kind == NOTARY_KIND):
         return None  # verify() reports "nothing to verify with" if no key either
     return load_trust_policy(default)
 

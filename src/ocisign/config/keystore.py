@@ -160,7 +160,7 @@ class KeyStore:
         hint = "fix the file by hand, or move it away to start an empty key store"
         try:
             doc: Any = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        except (ValueError, UnicodeDecodeError, RecursionError) as err:
             raise ConfigError(f"key store {path} is not valid JSON: {err}", hint=hint) from None
         if not isinstance(doc, dict):
             raise ConfigError(f"key store {path} must hold a JSON object", hint=hint)

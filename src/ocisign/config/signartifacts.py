@@ -254,6 +254,9 @@ def _load(path: Path, model: type[M], prefix: str, hint: str) -> M:
         raise ConfigError(f"{prefix}open {path}: {reason.lower()}", hint=hint) from None
     try:
         data: Any = yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError(f"{prefix}yaml: the document is nested too deeply (in {path})",
+                          hint=hint) from None
     except yaml.YAMLError as err:
         detail = " ".join(str(err).split())
         raise ConfigError(f"{prefix}yaml: {detail} (in {path})", hint=hint) from None

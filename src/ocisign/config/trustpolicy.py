@@ -371,7 +371,7 @@ def parse_trust_policy(data: bytes | str, source: str = "trust policy") -> Trust
     """Parse and validate trust policy JSON text; ``source`` names it in errors."""
     try:
         raw = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ConfigError(
             f"{source}: malformed trust policy JSON: {exc}", hint=f"see {POLICY_LINK}"
         ) from None

@@ -27,7 +27,7 @@ from ocisign.errors import ConfigError
 from ocisign.util.fs import atomic_write, ensure_dir
 
 STORE_TYPES = ("ca", "signingAuthority", "tsa")
-_NAME_RE = re.compile(r"^[a-zA-Z0-9_.-]+$")
+_NAME_RE = re.compile(r"[a-zA-Z0-9_.-]+")
 _HINT = (
     "add certificates with the layout truststore/x509/<ca|signingAuthority|tsa>/<name>/<cert files>"
 )
@@ -46,7 +46,7 @@ def parse_store_ref(ref: str) -> tuple[str, str]:
             f"unsupported trust store type {store_type!r} in {ref!r}",
             hint=f"use one of {', '.join(STORE_TYPES)}",
         )
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):
         raise ConfigError(
             f"unsupported trust store name {name!r} in {ref!r}; "
             "a store name must match [a-zA-Z0-9_.-]+"

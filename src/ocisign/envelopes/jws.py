@@ -26,7 +26,7 @@ from ocisign.util.encoding import decode_std, go_json
 if TYPE_CHECKING:
     from ocisign.signers.base import Signer
 
-_B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 def b64url(data: bytes) -> str:
@@ -36,7 +36,7 @@ def b64url(data: bytes) -> str:
 
 def b64url_decode(text: object, what: str) -> bytes:
     """Strict base64url (no padding) -> bytes; VerificationError naming ``what``."""
-    if not isinstance(text, str) or not _B64URL.match(text) or len(text) % 4 == 1:
+    if not isinstance(text, str) or not _B64URL.fullmatch(text) or len(text) % 4 == 1:
         raise VerificationError(f"JWS {what} is not base64url without padding")
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
@@ -80,6 +80,9 @@ def build(request: notary.SignRequest, signer: Signer) -> bytes:
     }
     if request.signing_agent:
         header[notary.H_SIGNING_AGENT] = request.signing_agent
+    token = request.timestamp(signature, spec.hashlib_name)
+    if token is not None:
+        header[notary.H_TIMESTAMP] = b64std(token)
     envelope = {
         "payload": payload,
         "protected": protected,

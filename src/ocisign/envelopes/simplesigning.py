@@ -119,7 +119,7 @@ def _strict_loads(data: bytes, what: str, error: type[OcisignError]) -> Any:
         return json.loads(
             data.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=bad_constant
         )
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise error(f"{what} is not valid JSON: {exc}") from None
 
 

@@ -106,7 +106,7 @@ def decrypt_private_key(pem: bytes, passphrase: bytes, source: str = "encrypted 
     except nacl.exceptions.CryptoError:
         raise PassphraseError(
             f"decrypting private key {source}: wrong passphrase?",
-            hint="check --passphrase-file, OCISIGN_PASSWORD or COSIGN_PASSWORD",
+            hint="check --passphrase-file, OCISIGN_KEY_PASSPHRASE or COSIGN_PASSWORD",
         ) from None
     if not _is_pkcs8(der):
         raise KeyFileError(

@@ -1,4 +1,9 @@
-"""Where a private key's passphrase comes from, in order: file, environment, prompt."""
+"""Where a private key's passphrase comes from, in order: file, environment, prompt.
+
+One meaning per variable: ``OCISIGN_KEY_PASSPHRASE`` and cosign's ``COSIGN_PASSWORD`` are
+key passphrases; ``OCISIGN_PASSWORD``/``NOTATION_PASSWORD`` are registry passwords only
+(notation's meaning) and are never read here, so a passphrase never reaches a registry.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +14,21 @@ from pathlib import Path
 
 from ocisign.errors import PassphraseError
 
-ENV_VARS = ("OCISIGN_PASSWORD", "COSIGN_PASSWORD")
+ENV_VARS = ("OCISIGN_KEY_PASSPHRASE", "COSIGN_PASSWORD")
 PROMPT = "Enter password for private key: "
 PROMPT_AGAIN = "Enter password for private key again: "
-SOURCES_HINT = "pass --passphrase-file FILE, or set OCISIGN_PASSWORD or COSIGN_PASSWORD"
+SOURCES_HINT = (
+    "pass --passphrase-file FILE, or set OCISIGN_KEY_PASSPHRASE or COSIGN_PASSWORD "
+    "(OCISIGN_PASSWORD is the registry password)"
+)
 
 
 def read_passphrase(file: Path | None, *, key_path: str, confirm: bool = False) -> bytes:
     """The passphrase for ``key_path``.
 
     1. ``file``: its contents with surrounding whitespace trimmed (as hangar does);
-    2. ``$OCISIGN_PASSWORD``, then ``$COSIGN_PASSWORD`` (set but empty = empty passphrase);
+    2. ``$OCISIGN_KEY_PASSPHRASE``, then ``$COSIGN_PASSWORD`` (set but empty = empty
+       passphrase, as cosign);
     3. a no-echo prompt when stdin is a terminal (asked twice when ``confirm``).
     Without a terminal and without 1 or 2, a PassphraseError (never a hanging prompt).
     """

@@ -27,7 +27,7 @@ SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 EMPTY_JSON = b"{}"
 EMPTY_JSON_DIGEST = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 
-_DIGEST_RE = re.compile(r"^(sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})$")
+_DIGEST_RE = re.compile(r"sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128}")
 
 
 def sha256_digest(data: bytes) -> str:
@@ -37,7 +37,7 @@ def sha256_digest(data: bytes) -> str:
 
 def is_digest(value: str) -> bool:
     """True for a well-formed ``sha256:``/``sha384:``/``sha512:`` digest."""
-    return bool(_DIGEST_RE.match(value))
+    return bool(_DIGEST_RE.fullmatch(value))
 
 
 def check_digest(data: bytes, digest: str) -> None:

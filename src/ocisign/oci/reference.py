@@ -11,13 +11,16 @@ from ocisign.oci import is_digest
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
 
+# distribution's reference grammar (github.com/distribution/reference regexp.go), ASCII only,
+# always matched whole (``fullmatch``: ``$`` would let a trailing newline through)
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN_RE = re.compile(
-    rf"^(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:.%]+\])(?::[0-9]+)?$"
+    rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
 )
-_PATH_COMPONENT_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
-_TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
+_PATH_COMPONENT_RE = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+_TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
+REFERENCE_HINT = "write the reference as REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST]"
 
 
 @dataclass(frozen=True)
@@ -94,11 +97,17 @@ def parse_reference(text: str, *, default_tag: str | None = None) -> Reference:
     ``[::1]:5000/x`` keep their registry. Raises InvalidReferenceError with the reason otherwise.
     ``default_tag`` is applied only when neither tag nor digest is given.
     """
-    raw = text.strip()
+    raw = text  # as written: no trimming (containers/image parses signatures so)
     if not raw:
-        raise InvalidReferenceError("empty image reference")
+        raise InvalidReferenceError("empty image reference", REFERENCE_HINT)
     if any(c.isspace() for c in raw):
-        raise InvalidReferenceError(f"invalid reference {text!r}: contains whitespace")
+        raise InvalidReferenceError(
+            f"invalid reference {text!r}: contains whitespace", REFERENCE_HINT
+        )
+    if not raw.isascii():
+        raise InvalidReferenceError(
+            f"invalid reference {text!r}: contains non-ASCII characters", REFERENCE_HINT
+        )
     rest, at, digest = raw.partition("@")
     if at and not is_digest(digest):
         raise InvalidReferenceError(
@@ -111,15 +120,22 @@ def parse_reference(text: str, *, default_tag: str | None = None) -> Reference:
     colon = remainder.rfind(":")
     if colon > last_slash:
         remainder, tag = remainder[:colon], remainder[colon + 1 :]
-        if not _TAG_RE.match(tag):
-            raise InvalidReferenceError(f"invalid reference {text!r}: bad tag {tag!r}")
-    if not _DOMAIN_RE.match(registry):
-        raise InvalidReferenceError(f"invalid reference {text!r}: bad registry {registry!r}")
+        if not _TAG_RE.fullmatch(tag):
+            raise InvalidReferenceError(
+                f"invalid reference {text!r}: bad tag {tag!r}",
+                "a tag is up to 128 of A-Z a-z 0-9 _ . - and does not start with . or -",
+            )
+    if not _DOMAIN_RE.fullmatch(registry):
+        raise InvalidReferenceError(
+            f"invalid reference {text!r}: bad registry {registry!r}", REFERENCE_HINT
+        )
     if not remainder:
-        raise InvalidReferenceError(f"invalid reference {text!r}: no repository name")
+        raise InvalidReferenceError(
+            f"invalid reference {text!r}: no repository name", REFERENCE_HINT
+        )
     for component in remainder.split("/"):
-        if not _PATH_COMPONENT_RE.match(component):
-            hint = None
+        if not _PATH_COMPONENT_RE.fullmatch(component):
+            hint = REFERENCE_HINT
             if component.lower() != component:
                 hint = "repository names must be lowercase"
             raise InvalidReferenceError(

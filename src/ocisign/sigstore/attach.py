@@ -15,9 +15,11 @@ both blobs are new), PUT manifest, HEAD ``.sig`` to confirm = 7.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,13 +36,16 @@ from ocisign.registry.store import Manifest, Store, sigstore_tag
 from ocisign.resolve.targets import Resolved, Target
 from ocisign.signers.local import LocalSigner
 
+log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     from ocisign.signers.base import Signer
 
 IDENTITIES = ("containers", "cosign")  # --sigstore-identity values
 MAX_ATTEMPTS = 5  # appends tried when other writers keep overwriting the .sig manifest
 KEY_SOURCES_HINT = (
-    "pass --sigstore-passphrase-file FILE, or set OCISIGN_PASSWORD or COSIGN_PASSWORD"
+    "pass --sigstore-passphrase-file FILE, or set OCISIGN_KEY_PASSPHRASE or COSIGN_PASSWORD "
+    "(OCISIGN_PASSWORD is the registry password)"
 )
 
 _tag_locks: dict[tuple[str, str], threading.Lock] = {}
@@ -52,7 +57,7 @@ def load_sigstore_key(path: Path | str, passphrase_file: Path | None) -> LocalSi
     a PKCS#11 token key (a ``pkcs11:`` URI, as cosign's ``--key``).
 
     The passphrase (encrypted keys only) comes from ``passphrase_file`` (trimmed),
-    ``OCISIGN_PASSWORD``, ``COSIGN_PASSWORD`` or a no-echo prompt on a terminal. A SEC1 key
+    ``OCISIGN_KEY_PASSPHRASE``, ``COSIGN_PASSWORD`` or a no-echo prompt on a terminal. A SEC1 key
     inside the encryption is rejected as cosign rejects it; key types are the ones
     containers/image signs with (ECDSA P-256/384/521, RSA >= 2048 bits, Ed25519).
     """
@@ -150,12 +155,25 @@ class SigstoreAttacher:
                     return outcome(status, current.digest, "signature present")
                 pushed = _push(store, tag, payload, result)
                 if _still_tagged(store, tag, pushed.digest):
+                    store.after_run(partial(self._reconcile, resolved, target, signature))
                     return outcome(Status.SIGNED, pushed.digest, "signed")
         raise SignatureError(
             f"{resolved.display(digest)}: the signature manifest {tag} was overwritten by "
             f"other writers {MAX_ATTEMPTS} times in a row",
             "another tool is signing the same image right now; run again when it is done",
         )
+
+    def _reconcile(self, resolved: Resolved, target: Target, signature: str) -> bool:
+        """End of run: our layer is still in the ``.sig`` manifest, else append it again
+        (another writer overwrote the tag after our read-back). True if re-appended."""
+        store, tag = resolved.store, sigstore_tag(target.descriptor.digest)
+        current = _fetch_optional(store, tag)
+        if current and any(d.annotations.get(ss.SIGNATURE_ANNOTATION) == signature
+                           for d in current.layers):
+            return False
+        log.warning("%s: our signature was dropped by another writer; signing again", tag)
+        self.sign(resolved, target)
+        return True
 
     def _signed_by_us(
         self, store: Store, current: Manifest, digest: str, reference: str

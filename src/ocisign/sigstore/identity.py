@@ -25,7 +25,7 @@ from ocisign.oci.reference import parse_reference
 IdentityMatcher = Callable[[str, str], bool]
 """``matcher(image_ref, signature_ref) -> accepted``."""
 
-_HEX64_RE = re.compile(r"^[a-f0-9]{64}$")
+_HEX64_RE = re.compile(r"[a-f0-9]{64}")
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class _Ref:
 
 def _parse(ref: str) -> _Ref:
     """Parse like distribution's ``ParseNormalizedNamed``; ValueError if invalid."""
-    if _HEX64_RE.match(ref):
+    if _HEX64_RE.fullmatch(ref):
         raise ValueError("a 64-character hex string is an image ID, not a repository name")
     try:
         parsed = parse_reference(ref)

@@ -103,7 +103,8 @@ class SigstoreChecker:
                 if image_ref is not None and not self.matcher(image_ref, signed_ref):
                     reasons.append(
                         f"identity mismatch: the signature names {signed_ref!r}, which "
-                        f"{self._rule_name()} does not accept for {image_ref!r}"
+                        f"{self._rule_name()} does not accept for {image_ref!r} (sign "
+                        f"{image_ref!r} itself, or validate the reference that was signed)"
                     )
                     continue
                 result.status, result.detail, result.error_kind = Status.PASSED, "", ""
@@ -120,12 +121,18 @@ class SigstoreChecker:
         return Check(True, result)
 
     def _image_ref(self, resolved: Resolved, target: Target) -> str | None:
-        """The image reference the identity rule judges (None: no identity check)."""
+        """The image reference the identity rule judges (None: no identity check).
+
+        The reference the user wrote, for the index and each platform manifest alike (a
+        platform signed for ``app:old`` does not pass as ``app:latest``); hangar v1's
+        ``NAME@PLATFORM-DIGEST`` only with ``--platform-digest-identity``.
+        """
         if self.request.oci_layout and not self.request.exact_repository:
             return None  # a folder is no docker reference: only --exact-repository applies
-        if target.descriptor.digest == resolved.root.digest:
-            return resolved.user_reference
-        return resolved.display(target.descriptor.digest)
+        digest = target.descriptor.digest
+        if self.request.platform_digest_identity and digest != resolved.root.digest:
+            return resolved.display(digest)  # hangar v1: NAME@PLATFORM-DIGEST
+        return resolved.user_reference  # as containers/image judges every instance
 
     def _rule_name(self) -> str:
         if self.request.exact_repository:
