@@ -196,7 +196,8 @@ def credentials_hint(creds: Credentials | None, problem: str) -> str:
     if creds is None:
         return (f"{problem}: no credentials were found (looked at -u/-p, OCISIGN_USERNAME/"
                 "OCISIGN_PASSWORD, NOTATION_USERNAME/NOTATION_PASSWORD, docker's config.json); "
-                "pass -u/-p, set OCISIGN_USERNAME/OCISIGN_PASSWORD, or 'ocisign login'")
+                "pass -u/--username and -p/--password, set OCISIGN_USERNAME/OCISIGN_PASSWORD, "
+                "or 'ocisign login'")
     return (f"{problem}: the credentials tried came from {creds.source or 'the caller'}; "
             "fix them there (or log in again), or use an account with access")
 
