@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from ocisign import __version__
-from ocisign.cli._common import common_flags, configure_logging, handle_errors
+from ocisign.cli._common import ARGS, common_flags, configure_logging, handle_errors
 
 # command name -> "module:attribute" (imported lazily)
 COMMANDS = {
@@ -80,6 +80,7 @@ class LazyGroup(click.Group):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         configure_logging(ctx)  # per invocation: an earlier -d in this process is forgotten
+        ctx.meta[ARGS] = tuple(args)  # for --output json errors (handle_errors)
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
