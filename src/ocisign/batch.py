@@ -1,14 +1,16 @@
 """Run one job per image-list line on a bounded worker pool.
 
-Shared by ``sign`` and ``validate``: jobs in parallel, a time limit per line, a progress
-bar on a TTY (stderr), a summary, and the failed-lines file written atomically in list
-order so it can be fed back with ``-f``.
+Shared by ``sign`` and ``validate``: jobs in parallel, a time limit per line, and a
+:class:`BatchConsole` that streams each line's result as it finishes, draws a bar (TTY) or
+a heartbeat (log) on stderr, and keeps the failed-lines file current (atomically, in list
+order) so it can be fed back with ``-f``.
 """
 
 from __future__ import annotations
 
 import enum
 import hashlib
+import logging
 import os
 import signal
 import sys
@@ -144,8 +146,7 @@ def run_batch(
     *,
     workers: int,
     timeout: float | None,
-    progress: bool,
-    description: str = "signing",
+    console: BatchConsole | None = None,
 ) -> BatchReport:
     """Run ``worker(item, deadline)`` for every job; never raises for a failing line.
 
@@ -155,7 +156,8 @@ def run_batch(
     """
     start = time.monotonic()
     results: list[LineResult | None] = [None] * len(jobs)
-    bar = _Progress(len(jobs), description) if progress else None
+    if console is not None:
+        console.start(len(jobs))
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs) or 1)))
     futures: dict[Future[Sequence[Outcome]], tuple[int, float]] = {}
     stopped = 0
@@ -177,8 +179,8 @@ def run_batch(
                 index, _ = futures[future]
                 result = _line_result(jobs[index], future.result())
                 results[index] = result
-                if bar:
-                    bar.advance(result)
+                if console is not None:
+                    console.line_done(index, result)
             now = time.monotonic()
             for future in [f for f in pending if futures[f][1] <= now]:
                 pending.discard(future)
@@ -193,24 +195,27 @@ def run_batch(
                     error_kind=TIMEOUT_KIND,
                 )
                 results[index] = result
-                if bar:
-                    bar.advance(result)
+                if console is not None:
+                    console.line_done(index, result)
     except (KeyboardInterrupt, _Stop) as stop:
         stopped = stop.signum if isinstance(stop, _Stop) else signal.SIGINT
         name = signal.Signals(stopped).name
         for index, job in enumerate(jobs):  # in-flight lines are abandoned, queued ones dropped
             if results[index] is None:
-                results[index] = LineResult(
+                result = LineResult(
                     job.line, job.line_no, Status.FAILED,
                     error=f"not done: the run was stopped by {name}",
                     hint="run the failed-lines file again", error_kind=INTERRUPTED_KIND,
                 )
+                results[index] = result
+                if console is not None:  # the failed file gets them too
+                    console.line_done(index, result)
     finally:
         if main:
             signal.signal(signal.SIGTERM, previous)
         pool.shutdown(wait=False, cancel_futures=True)
-        if bar:
-            bar.stop()
+        if console is not None:
+            console.stop()
     done_results = [r for r in results if r is not None]
     return BatchReport(done_results, time.monotonic() - start, int(stopped))
 
@@ -267,11 +272,11 @@ def _line_result(job: Job[Any], value: Sequence[Outcome] | BaseException) -> Lin
     return LineResult(job.line, job.line_no, line_status(value), error, "", list(value), kind)
 
 
-def write_failed_file(path: Path, report: BatchReport) -> bool:
-    """Write the failed lines (original text, list order, de-duplicated) if any failed."""
+def write_failed_file(path: Path, results: Sequence[LineResult]) -> bool:
+    """Write the failed lines (original text, in the order given, de-duplicated) if any."""
     lines: list[str] = []
-    for result in report.failed:
-        if result.line not in lines:
+    for result in results:
+        if result.status is Status.FAILED and result.line not in lines:
             lines.append(result.line)
     if not lines:
         return False
@@ -285,10 +290,146 @@ def _fmt_seconds(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
-class _Progress:
-    """A rich progress bar on stderr (only used when stderr is a TTY)."""
+class BatchConsole:
+    """Where a batch's output goes while it runs.
 
-    def __init__(self, total: int, description: str) -> None:
+    Result lines go to stdout as each line finishes (``show`` renders them; ``numbered`` is
+    True when a line finished before an earlier one, so it must carry its line number).
+    On a TTY stderr a rich bar is drawn, and every warning, log record and (same terminal)
+    result line is printed through the bar's console, so no stale fragment is left; off a
+    TTY a one-line heartbeat is printed every ``heartbeat_lines`` lines or
+    ``heartbeat_seconds``. A warning repeated word for word is printed once and counted.
+    The failed file, if any, is rewritten (atomically) whenever a line fails.
+    """
+
+    def __init__(
+        self,
+        description: str,
+        *,
+        show: Callable[[BatchConsole, LineResult, bool], None] | None = None,
+        failed_file: Path | None = None,
+        heartbeat_lines: int = 10,
+        heartbeat_seconds: float = 10.0,
+    ) -> None:
+        self.description = description
+        self.color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        self._show = show
+        self._failed_file = failed_file
+        self._every = heartbeat_lines
+        self._seconds = heartbeat_seconds
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._warned: dict[str, int] = {}
+        self._results: dict[int, LineResult] = {}
+        self._next = 0
+        self.total = 0
+        self._failed = 0
+        self._start = time.monotonic()
+        self._bar: Any = None  # rich Progress while the bar is drawn
+        self._task: Any = None
+        self._heart: threading.Thread | None = None
+        self._log_streams: list[tuple[logging.StreamHandler[Any], Any]] = []
+
+    # ------------------------------------------------------------ run_batch's calls
+
+    def start(self, total: int) -> None:
+        """A bar (TTY) or a heartbeat (log) for a batch of more than one line."""
+        self.total, self._start = total, time.monotonic()
+        if total < 2:
+            return
+        if stderr_is_tty():
+            self._start_bar(total)
+        elif self._seconds > 0:
+            self._heart = threading.Thread(target=self._beat, daemon=True)
+            self._heart.start()
+
+    def line_done(self, index: int, result: LineResult) -> None:
+        """Print ``result`` now, keep the failed file current, advance the bar."""
+        with self._lock:
+            self._results[index] = result
+            numbered = index != self._next
+            while self._next in self._results:
+                self._next += 1
+            if result.status is Status.FAILED:  # the file first: a FAIL line seen is in it
+                self._failed += 1
+                if self._failed_file is not None:
+                    ordered = [self._results[i] for i in sorted(self._results)]
+                    write_failed_file(self._failed_file, ordered)
+            if self._show is not None:
+                self._show(self, result, numbered)
+            done = len(self._results)
+            if self._bar is not None:
+                rate = done / max(1e-6, time.monotonic() - self._start)
+                self._bar.update(self._task, completed=done, failed=self._failed,
+                                 rate=f"{rate:.1f}/s")
+            elif self._heart is not None and (done % self._every == 0):
+                self._heartbeat()
+
+    def stop(self) -> None:
+        """Take the bar down (its last state stays), end the heartbeat, count repeats."""
+        self._stop.set()
+        if self._heart is not None:
+            self._heart.join()
+        with self._lock:
+            if self._bar is not None:
+                self._bar.stop()
+                self._bar = None
+                for handler, stream in self._log_streams:
+                    handler.setStream(stream)
+                self._log_streams.clear()
+            for message, count in self._warned.items():
+                if count > 1:
+                    self._err(f"Warning: the warning above was given for {count} lines: "
+                              f"{_shorten(message)}")
+
+    # ------------------------------------------------------------ output
+
+    def out(self, text: str, style: str = "") -> None:
+        """One result line on stdout (``style``, e.g. ``green``, only when colour is on)."""
+        with self._lock:
+            if self.color and style:
+                import click
+
+                text = click.style(text, fg=style, bold=True)
+            if self._bar is not None and _same_terminal():
+                from rich.text import Text
+
+                self._bar.console.print(Text.from_ansi(text), soft_wrap=True)
+            else:
+                sys.stdout.write(text + "\n")
+                sys.stdout.flush()
+
+    def warn(self, message: str) -> None:
+        """A warning on stderr; the same text again is only counted."""
+        with self._lock:
+            seen = self._warned.get(message, 0)
+            self._warned[message] = seen + 1
+            if not seen:
+                self._err(f"Warning: {message}")
+
+    def note(self, text: str) -> None:
+        """A line of information on stderr (above the bar when one is drawn)."""
+        with self._lock:
+            self._err(text)
+
+    def _err(self, text: str) -> None:
+        if self._bar is not None:
+            self._bar.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        else:
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
+
+    def _heartbeat(self) -> None:
+        elapsed = time.monotonic() - self._start
+        self._err(f"{self.description}: {len(self._results)}/{self.total} lines done, "
+                  f"{self._failed} failed, {elapsed:.0f}s")
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._seconds):
+            with self._lock:
+                self._heartbeat()
+
+    def _start_bar(self, total: int) -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -299,10 +440,7 @@ class _Progress:
             TimeRemainingColumn,
         )
 
-        self._lock = threading.Lock()
-        self._failed = 0
-        self._start = time.monotonic()
-        self._progress = Progress(
+        self._bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
@@ -311,23 +449,42 @@ class _Progress:
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=Console(stderr=True),
-            transient=False,
+            redirect_stdout=False,  # result lines are routed by out()
         )
-        self._task = self._progress.add_task(description, total=total, failed=0, rate="")
-        self._progress.start()
+        self._task = self._bar.add_task(self.description, total=total, failed=0, rate="")
+        self._bar.start()
+        proxy = _ConsoleStream(self._err)
+        for handler in logging.getLogger("ocisign").handlers:  # log records above the bar
+            stream = getattr(handler, "stream", None)
+            if isinstance(handler, logging.StreamHandler) and getattr(stream, "isatty", bool)():
+                self._log_streams.append((handler, handler.setStream(proxy)))
 
-    def advance(self, result: LineResult) -> None:
-        with self._lock:
-            if result.status is Status.FAILED:
-                self._failed += 1
-            done = self._progress.tasks[0].completed + 1
-            rate = done / max(1e-6, time.monotonic() - self._start)
-            self._progress.update(
-                self._task, advance=1, failed=self._failed, rate=f"{rate:.1f}/s"
-            )
 
-    def stop(self) -> None:
-        self._progress.stop()
+class _ConsoleStream:
+    """A file-like object a logging handler writes to: one console line per record."""
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self._write = write
+
+    def write(self, text: str) -> int:
+        if text.strip():
+            self._write(text.rstrip("\n"))
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _shorten(message: str, width: int = 80) -> str:
+    return message if len(message) <= width else message[: width - 3] + "..."
+
+
+def _same_terminal() -> bool:
+    """stdout and stderr are the same terminal (result lines must go above the bar)."""
+    try:
+        return sys.stdout.isatty() and os.path.samestat(os.fstat(1), os.fstat(2))
+    except OSError:
+        return False
 
 
 def stderr_is_tty() -> bool:

@@ -90,6 +90,11 @@ class NetworkError(RegistryError):
 class DigestMismatchError(RegistryError):
     """Content did not match the digest it was asked for or announced with."""
 
+    default_hint = (
+        "the registry (or a proxy or mirror in between) served other content than the digest "
+        "names: push the image again, or reach the registry without the proxy"
+    )
+
 
 class SignatureError(OcisignError):
     """Building, parsing or verifying a signature envelope failed."""

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from ocisign.batch import Outcome
+from ocisign.batch import BatchConsole, Outcome
 from ocisign.errors import UsageError
 from ocisign.registry.store import RegistryOptions
 
@@ -72,10 +72,11 @@ class SignOptions:
     timeout: float | None = 600.0  # per line, seconds; None = no limit
     shard: tuple[int, int] | None = None  # --shard K/N: only the lines of shard K
     force: bool = False
-    progress: bool = False
+    console: BatchConsole | None = None  # streams results while the batch runs
     sigstore_key: str | None = None  # a key file or a pkcs11: URI
     sigstore_passphrase_file: Path | None = None
     sigstore_identity: str = "containers"
+    sigstore_format: str = "simple"  # simple: the .sig tag; bundle: a cosign v3 bundle referrer
     timestamp_url: str = ""  # RFC 3161 TSA (Notary JWS/COSE), with timestamp_root_cert
     timestamp_root_cert: Path | None = None
 
@@ -107,7 +108,7 @@ class ValidateRequest:
     max_signatures: int = 100
     notation_platforms: bool = False  # -a/--os given: verify platforms' notary signatures too
     now: datetime | None = None
-    progress: bool = False
+    console: BatchConsole | None = None  # streams results while the batch runs
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,14 @@
 Notary envelope is parsed (which checks its integrity), a cosign payload is checked
 against its layer digest and, when public keys are given, against those keys, to name
 the key that made it. Everything read is bounded as ``validate`` bounds it, and a broken
-signature is reported with its reason, never raised. Sigstore bundles (the ``blob``
-work) plug in through :data:`BUNDLE_READERS`.
+signature is reported with its reason, never raised. Sigstore bundle referrers (cosign v3)
+are described, unverified, by :func:`ocisign.sigstore.bundle.describe_bundle_referrers`.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ from ocisign.oci import NOTARY_SIGNATURE, Descriptor, check_digest
 from ocisign.registry import open_store, run_client
 from ocisign.registry.store import RegistryOptions, Store, read_manifest, sigstore_tag
 from ocisign.resolve.targets import resolve_targets
+from ocisign.sigstore.bundle import describe_bundle_referrers
 
 if TYPE_CHECKING:
     from ocisign.formats import PublicKeyFile
@@ -69,11 +70,7 @@ class Attached:
     notary: list[NotarySignature] = field(default_factory=list)
     notary_over_limit: bool = False  # more than max_signatures were listed
     sigstore: list[SigstoreSignature] = field(default_factory=list)
-    bundles: list[Any] = field(default_factory=list)  # filled by BUNDLE_READERS
-
-
-BundleReader = Callable[[Store, Descriptor], list[Any]]
-BUNDLE_READERS: list[BundleReader] = []  # Sigstore bundle readers (registered by the blob work)
+    bundles: list[dict[str, Any]] = field(default_factory=list)  # Sigstore bundle referrers
 
 
 def key_fingerprint(key: object) -> str:
@@ -113,8 +110,7 @@ def attached(
                     item.envelope = parsed
             found.notary.append(item)
         found.sigstore = _sigstore(store, root.digest, max_signatures, sigstore_keys)
-        for reader in BUNDLE_READERS:
-            found.bundles.extend(reader(store, root))
+        found.bundles = describe_bundle_referrers(store, root.digest, max_signatures)
         return found
 
 

@@ -30,11 +30,13 @@ if TYPE_CHECKING:
 SKIP_MESSAGE = "no available image for specified arch and os"
 
 
-def tag_warning(tag: str) -> str:
-    """notation's warning for a tag reference."""
+def tag_warning(tag: str | None) -> str:
+    """notation's warning for a tag reference (``None``: the batch form, naming no tag, so
+    the console shows it once with a count)."""
+    named = f"(:{tag})" if tag is not None else ""
     return (
-        "Always sign the artifact using digest(@sha256:...) rather than a tag(:"
-        f"{tag}) because tags are mutable and a tag reference can point to a different "
+        f"Always sign the artifact using digest(@sha256:...) rather than a tag{named} "
+        "because tags are mutable and a tag reference can point to a different "
         "artifact than the one signed."
     )
 
@@ -56,9 +58,9 @@ def sign(options: SignOptions, *, warn: Warn | None = None) -> BatchReport:
     attacher = fmt.attacher(options, say)
     registry = replace(options.registry, jobs=max(options.registry.jobs, options.jobs))
     with run_client(registry, oci_layout=options.oci_layout) as client:
-        run = _Run(options, fmt.expands_index, attacher, say, client)
+        run = _Run(options, fmt.expands_index, attacher, say, client, batch=len(jobs) > 1)
         return run_batch(jobs, run.work, workers=options.jobs, timeout=options.timeout,
-                         progress=options.progress, description="signing")
+                         console=options.console)
 
 
 class _Once:
@@ -103,9 +105,10 @@ class _Run:
 
     def __init__(
         self, options: SignOptions, expands_index: bool, attacher: Attacher, warn: Warn,
-        client: RegistryClient | None,
+        client: RegistryClient | None, *, batch: bool = False,
     ) -> None:
         self.options = options
+        self.batch = batch
         self.expand = options.expand or expands_index
         self.attacher = attacher
         self.warn = warn
@@ -144,4 +147,4 @@ class _Run:
             if opened.display in self._warned:
                 return
             self._warned.add(opened.display)
-        self.warn(tag_warning(opened.ref))
+        self.warn(tag_warning(None if self.batch else opened.ref))

@@ -49,7 +49,7 @@ def validate(request: ValidateRequest) -> BatchReport:
     with run_client(request.registry, oci_layout=request.oci_layout) as client:
         validator = _Validator(request, checkers, client)
         return run_batch(jobs, validator.line, workers=request.jobs, timeout=request.timeout,
-                         progress=request.progress, description="validating")
+                         console=request.console)
 
 
 def line_images(line: LineResult) -> list[ImageResult]:

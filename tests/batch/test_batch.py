@@ -40,7 +40,7 @@ def worker(item: str, deadline: float) -> list[Outcome]:
 
 def test_results_keep_list_order_and_statuses() -> None:
     items = ["a", "bad1", "b", "skip1", "bug1", "half1", "c"]
-    report = run_batch(_jobs(*items), worker, workers=4, timeout=None, progress=False)
+    report = run_batch(_jobs(*items), worker, workers=4, timeout=None)
     assert [r.line for r in report.results] == items
     statuses = [r.status for r in report.results]
     assert statuses == [
@@ -61,7 +61,7 @@ def test_runs_in_parallel() -> None:
         barrier.wait()  # only passes if 4 workers run at once
         return [Outcome(Status.SIGNED, item)]
 
-    report = run_batch(_jobs("a", "b", "c", "d"), parallel, workers=4, timeout=None, progress=False)
+    report = run_batch(_jobs("a", "b", "c", "d"), parallel, workers=4, timeout=None)
     assert report.count(Status.SIGNED) == 4
 
 
@@ -74,7 +74,7 @@ def test_line_over_time_limit_fails_and_batch_moves_on() -> None:
         return [Outcome(Status.SIGNED, item)]
 
     start = time.monotonic()
-    report = run_batch(_jobs("slow", "fast"), slow, workers=2, timeout=0.3, progress=False)
+    report = run_batch(_jobs("slow", "fast"), slow, workers=2, timeout=0.3)
     release.set()
     assert time.monotonic() - start < 5
     assert report.results[0].status is Status.FAILED
@@ -83,18 +83,17 @@ def test_line_over_time_limit_fails_and_batch_moves_on() -> None:
 
 
 def test_failed_file_has_original_lines_in_order(tmp_path: Path) -> None:
-    report = run_batch(_jobs("bad2", "a", "bad1", "bad2"), worker, workers=3, timeout=None,
-                       progress=False)
+    report = run_batch(_jobs("bad2", "a", "bad1", "bad2"), worker, workers=3, timeout=None)
     out = tmp_path / "sign-failed.txt"
-    assert write_failed_file(out, report)
+    assert write_failed_file(out, report.results)
     assert out.read_text() == "bad2\nbad1\n"
 
 
 def test_no_failed_file_when_nothing_failed(tmp_path: Path) -> None:
-    report = run_batch(_jobs("a"), worker, workers=1, timeout=None, progress=False)
+    report = run_batch(_jobs("a"), worker, workers=1, timeout=None)
     out = tmp_path / "sign-failed.txt"
     out.write_text("old\n")
-    assert not write_failed_file(out, report)
+    assert not write_failed_file(out, report.results)
     assert out.read_text() == "old\n"  # left alone, as hangar does
 
 
@@ -106,5 +105,5 @@ def test_jobs_out_of_range_is_usage_error(jobs: int) -> None:
 
 
 def test_empty_batch() -> None:
-    report = run_batch([], worker, workers=4, timeout=1, progress=False)
+    report = run_batch([], worker, workers=4, timeout=1)
     assert report.results == []

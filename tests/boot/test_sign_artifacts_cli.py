@@ -67,7 +67,7 @@ def test_signs_every_type_and_reports(tiny_folder: Path) -> None:
         "bootloader",
         "verity-hash",
     }
-    assert all(f["result"] == "signed" for f in files.values())
+    assert all(f["status"] == "signed" for f in files.values())
     after = tree_state(tiny_folder / ART)
     assert after.keys() == before.keys()  # same files, nothing extra left behind
     changed = {k for k in after if after[k][0] != before[k][0]}

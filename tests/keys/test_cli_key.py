@@ -162,6 +162,7 @@ def test_add_local_and_plugin(tmp_path: Path) -> None:
         ).stdout
     )
     assert doc == {
+        "schemaVersion": 1,
         "name": "kms",
         "id": "https://vault/key",
         "pluginName": "azure-kv",

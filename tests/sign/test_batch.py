@@ -64,7 +64,7 @@ def test_batch_list(env: Env, registry: RunningRegistry, tmp_path: Path) -> None
     assert "signed 2, already signed 1, skipped 0, failed 4" in first.stderr
     assert "Traceback" not in first.stderr
     assert failed.read_text() == "\n".join(bad) + "\n"  # original text, list order
-    signed = {line.split()[-1] for line in first.stdout.splitlines()
+    signed = {line.split()[2] for line in first.stdout.splitlines()  # then "(line N)" if late
               if line.startswith("Successfully signed")}
     assert signed == {f"{host}/batch/single@{single}", f"{host}/batch/multi@{multi}",
                       *(f"{host}/batch/multi@{d}" for d in platforms[:2])}
@@ -85,7 +85,7 @@ def test_batch_list(env: Env, registry: RunningRegistry, tmp_path: Path) -> None
     assert _count(registry, "batch/single", [single]) == 1
     assert _count(registry, "batch/multi", [multi, *platforms]) == 3
     bad_rows = [r for r in doc["results"] if r["status"] == "failed"]
-    assert [r["line"] for r in bad_rows] == bad and all(r["error"] for r in bad_rows)
+    assert [r["reference"] for r in bad_rows] == bad and all(r["message"] for r in bad_rows)
     assert [r["lineNo"] for r in bad_rows] == [4, 8, 10, 11]
     # the ocisign.errors class behind each failure (missing, bad name x2, closed port)
     assert [r["errorKind"] for r in bad_rows] == [

@@ -42,9 +42,8 @@ def sign_list(list_file: Path, failed_file: Path, *, jobs: int = 8) -> BatchRepo
         worker,
         workers=jobs,
         timeout=60,
-        progress=False,
     )
-    write_failed_file(failed_file, report)
+    write_failed_file(failed_file, report.results)
     client.close()
     return report
 

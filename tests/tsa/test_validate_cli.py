@@ -67,7 +67,7 @@ def test_validate_revoked_leaf(tmp_path: Path, pki_factory: PkiFactory, level: s
     assert image["revocation"][0]["result"] == "Revoked"
     if level == "strict":
         assert result.returncode != 0 and image["status"] == "failed"
-        assert problem in image["reason"]
+        assert problem in image["message"]
     else:
         assert result.returncode == 0 and image["status"] == "passed"
         assert any(problem in w for w in image["warnings"])

@@ -85,7 +85,7 @@ def test_audit_statement_and_an_attackers_jws(tmp_path: Path) -> None:
     by_kind = {i["kind"]: i for i in images}
     assert by_kind["sigstore"]["status"] == "failed"
     assert by_kind["notation"]["status"] == "skipped"
-    assert "only logs authenticity" in by_kind["notation"]["reason"]
+    assert "only logs authenticity" in by_kind["notation"]["message"]
 
 
 def test_sigstore_pubkey_without_type_requires_sigstore(tmp_path: Path) -> None:

@@ -83,7 +83,7 @@ def test_report_and_json_output_on_layouts(e2e_trust: Path, tmp_path: Path) -> N
     doc = json.loads(out[: out.index("\n}\n") + 2])
     assert [r["status"] for r in doc["results"]] == ["passed", "failed"]
     assert doc["summary"]["passed"] == 1 and doc["summary"]["failed"] == 1
-    assert [r["errorKind"] for r in doc["results"]] == ["", "VerificationError"]
+    assert [r["errorKind"] for r in doc["results"]] == [None, "VerificationError"]
     assert (tmp_path / "failed.txt").read_text() == f"{bad}@{E2E_SUBJECT}\n"
     assert (tmp_path / "r.csv").read_text().count("\n") == 3
 

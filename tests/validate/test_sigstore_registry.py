@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import io
 import json
+import re
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -299,7 +300,7 @@ def test_batch_and_reports(registry: RunningRegistry, tmp_path: Path) -> None:
         assert code == 1
         assert "Error: some images failed to validate" in err
         outputs[fmt] = out
-    out = outputs["json"]
+    out = re.sub(r" \(line \d+\)", "", outputs["json"])  # a line that finished early is numbered
     assert f"PASS: {lines[0]}\n" in out and f"PASS: {lines[2]}\n" in out
     assert f"FAIL: {lines[1]}: no sigstore signature" in out
     assert f"FAIL: {lines[3]}: cryptographic signature verification failed" in out

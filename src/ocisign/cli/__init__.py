@@ -12,10 +12,11 @@ from typing import Any
 import click
 
 from ocisign import __version__
-from ocisign.cli._common import common_flags, configure_logging, handle_errors
+from ocisign.cli._common import ARGS, common_flags, configure_logging, handle_errors
 
 # command name -> "module:attribute" (imported lazily)
 COMMANDS = {
+    "blob": "ocisign.cli.blob:blob",
     "sign": "ocisign.cli.sign:sign",
     "sign-artifacts": "ocisign.cli.sign_artifacts:sign_artifacts",
     "validate": "ocisign.cli.validate:validate",
@@ -36,6 +37,7 @@ COMMANDS = {
 }
 
 SHORT_HELP = {
+    "blob": "Sign and verify files (notation blob, cosign sign-blob/verify-blob).",
     "sign": "Sign OCI images and artifacts (JWS, COSE or sigstore).",
     "sign-artifacts": "Sign the boot artifacts of an OS image build.",
     "validate": "Verify signatures (sigstore public key or trust policy).",
@@ -78,6 +80,7 @@ class LazyGroup(click.Group):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         configure_logging(ctx)  # per invocation: an earlier -d in this process is forgotten
+        ctx.meta[ARGS] = tuple(args)  # for --output json errors (handle_errors)
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:

@@ -11,17 +11,22 @@ import logging
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ocisign.errors import OcisignError
+from ocisign.errors import OcisignError, UsageError
+
+if TYPE_CHECKING:
+    from ocisign.batch import LineResult, Outcome
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-
+SCHEMA_VERSION = 1  # top-level "schemaVersion" of every JSON document (docs/json.md)
 DEBUG = "ocisign.debug"  # keys of click's Context.meta, shared by a run's contexts
 VERBOSE = "ocisign.verbose"
+ARGS = "ocisign.args"  # the command line after `ocisign`
+PRINTED = "ocisign.printed-json"  # a JSON document is on stdout already
 
 
 def _flag_callback(key: str) -> Callable[[click.Context, click.Parameter, bool], bool]:
@@ -84,9 +89,57 @@ def warn(message: str) -> None:
     click.echo(f"Warning: {message}", err=True)
 
 
-def print_json(data: Any) -> None:
-    """Write one JSON document to stdout."""
-    click.echo(json.dumps(data, indent=2, sort_keys=False))
+def print_json(data: dict[str, Any]) -> None:
+    """Write one JSON document to stdout, ``schemaVersion`` first."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta[PRINTED] = True
+    click.echo(json.dumps({"schemaVersion": SCHEMA_VERSION, **data}, indent=2))
+
+
+def outcome_json(outcome: Outcome) -> dict[str, Any]:
+    """The fields every per-digest result shares (docs/json.md)."""
+    return {
+        "reference": outcome.reference,
+        "digest": outcome.digest or None,
+        "status": outcome.status.value,
+        "errorKind": outcome.error_kind or None,
+        "message": outcome.detail or None,
+    }
+
+
+def line_json(result: LineResult) -> dict[str, Any]:
+    """The fields every per-line result shares (docs/json.md)."""
+    digest = next((o.digest for o in result.outcomes if o.digest), None)
+    return {
+        "reference": result.line,
+        "lineNo": result.line_no,
+        "status": result.status.value,
+        "digest": digest,
+        "errorKind": result.error_kind or None,
+        "message": result.error or None,
+        "hint": result.hint or None,
+    }
+
+
+def wants_json(args: Sequence[str]) -> bool:
+    """``--output json`` (or ``-o json``) is on the command line."""
+    for i, arg in enumerate(args):
+        if arg in ("--output=json", "-o=json", "-ojson"):
+            return True
+        if arg in ("--output", "-o") and list(args[i + 1 : i + 2]) == ["json"]:
+            return True
+    return False
+
+
+def _report(ctx: click.Context, err: OcisignError, kind: str | None = None) -> None:
+    """An error: ``Error:``/``Hint:`` on stderr, and under ``--output json`` (when no
+    document was printed yet) a JSON error object on stdout."""
+    if wants_json(ctx.meta.get(ARGS, ())) and not ctx.meta.get(PRINTED):
+        message = " ".join(err.message.split("\n"))
+        print_json({"error": {"message": message, "errorKind": kind or type(err).__name__,
+                              "hint": err.hint}})
+    click.echo(err.diagnostics(), err=True)
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -118,9 +171,14 @@ def handle_errors(ctx: click.Context) -> Iterator[None]:
     except OcisignError as err:
         if ctx.meta.get(DEBUG):
             traceback.print_exc()
-        click.echo(err.diagnostics(), err=True)
+        _report(ctx, err)
         sys.exit(err.exit_code)
-    except (click.exceptions.Exit, click.ClickException, click.Abort):
+    except click.ClickException as err:
+        if not wants_json(ctx.meta.get(ARGS, ())):
+            raise
+        _report(ctx, UsageError(err.format_message()))
+        sys.exit(err.exit_code)
+    except (click.exceptions.Exit, click.Abort):
         raise
     except KeyboardInterrupt:
         click.echo("Error: interrupted", err=True)
@@ -128,6 +186,7 @@ def handle_errors(ctx: click.Context) -> Iterator[None]:
     except Exception as err:  # the one place unexpected errors are reported
         if ctx.meta.get(DEBUG):
             traceback.print_exc()
-        click.echo(f"Error: unexpected {type(err).__name__}: {err}", err=True)
-        click.echo("Hint: run again with --debug for a traceback, and report it", err=True)
+        _report(ctx, OcisignError(f"unexpected {type(err).__name__}: {err}",
+                                  "run again with --debug for a traceback, and report it"),
+                "InternalError")
         sys.exit(1)

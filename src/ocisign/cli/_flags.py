@@ -6,9 +6,11 @@ import re
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from ocisign import formats
 from ocisign.config.notation import NotationConfig, load_config
@@ -154,6 +156,28 @@ def _csv(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> 
     return tuple(i for i in items if i)
 
 
+OUTPUT_FORMAT_NAMES = ("json", "text", "yaml", "yml", "csv", "table")
+
+
+def _failed_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Refuse ``-o json``: a cosign/notation habit, not a file name (``./json`` is)."""
+    if value.lower() in OUTPUT_FORMAT_NAMES:
+        raise UsageError(
+            f"-o/--failed names the failed-lines file, not an output format: {value!r}",
+            hint=f"for a JSON document on stdout use --output json; for a file named "
+                 f"{value!r} write -o ./{value}",
+        )
+    return value
+
+
+def failed_file_path(ctx: click.Context, flags: dict[str, Any]) -> Path | None:
+    """The failed-lines file: for ``-f`` list input, or when ``-o`` was given; else None."""
+    asked = ctx.get_parameter_source("failed_file") is not ParameterSource.DEFAULT
+    if flags["image_list"] or asked:
+        return Path(flags["failed_file"])
+    return None
+
+
 def registry_options(func: F) -> F:
     """How to reach a registry: credentials, plain HTTP, TLS."""
     return _apply(
@@ -193,11 +217,30 @@ def registry_options(func: F) -> F:
     )
 
 
+def is_pem_file(value: str | None) -> bool:
+    """``value`` names an existing file that starts like PEM (a key or certificate)."""
+    if not value or len(value) > 4096:
+        return False
+    try:
+        with open(value, "rb") as handle:
+            return handle.read(64).lstrip().startswith(b"-----BEGIN ")
+    except OSError:
+        return False
+
+
 def registry_settings(
     flags: dict[str, Any], config: NotationConfig | None = None
 ) -> RegistryOptions:
     """``RegistryOptions`` from the ``registry_options`` flags plus notation's config.json
     (``insecureRegistries``: hosts reached over plain HTTP, as notation does)."""
+    if is_pem_file(flags["password"]):  # hangar's `validate -p cosign.pub`, `sign -p cosign.key`
+        value = flags["password"]
+        private = b"PRIVATE KEY" in Path(value).read_bytes()[:200]
+        flag, verb = ("--sigstore-key", "sign") if private else ("--sigstore-pubkey", "verify")
+        raise UsageError(
+            f"-p/--password is the registry password, but {value!r} is a PEM file",
+            hint=f"to {verb} with a cosign key file use {flag} {value} (hangar's -p)",
+        )
     config = config or load_config(formats=formats.names())
     limits: dict[str, Any] = dict(config.registry_limits)
     if flags.get("registry_retries") is not None:
@@ -264,7 +307,9 @@ def batch_options(verb: str, failed_default: str = "sign-failed.txt") -> Callabl
                     default=failed_default,
                     show_default=True,
                     type=click.Path(dir_okay=False),
-                    help="Where to write the lines that failed (only written when some did).",
+                    callback=_failed_name,
+                    help="File for the lines that failed, kept current during the run "
+                         "(written for -f input, or when this flag is given).",
                 ),
                 click.option(
                     "--timeout",

@@ -12,7 +12,7 @@ from ocisign.cli._attached import attached_options, over_limit, read_attached
 from ocisign.cli._common import common_flags, print_json, warn
 from ocisign.cli._flags import GoBoolCommand
 from ocisign.cli._notation import Tree, go_name, sha256_fingerprint
-from ocisign.cli.list import sigstore_json, sigstore_node
+from ocisign.cli.list import bundle_nodes, sigstore_json, sigstore_node
 from ocisign.errors import SignatureError
 
 if TYPE_CHECKING:
@@ -47,8 +47,9 @@ def inspect(reference: str | None, **flags: Any) -> None:
     if json_out:
         print_json({"schemaVersion": 1, "mediaType": found.media_type,
                     "Signatures": signatures,
-                    "sigstoreSignatures": [_sigstore_full(s) for s in found.sigstore]})
-    elif not signatures and not found.sigstore:
+                    "sigstoreSignatures": [_sigstore_full(s) for s in found.sigstore],
+                    "sigstoreBundles": found.bundles})
+    elif not signatures and not found.sigstore and not found.bundles:
         click.echo(f"{found.reference} has no associated signature")
     else:
         click.echo("Inspecting all signatures for signed artifact")
@@ -196,4 +197,6 @@ def _tree(found: Attached, signatures: list[dict[str, Any]]) -> Tree:
                 node.pair("payload", " ".join(item.payload_text.split()))
             if item.certificate is not None:
                 _add_certs(node, _certificates([item.certificate], _ANSIC))
+    if found.bundles:
+        bundle_nodes(root, found.bundles)
     return root

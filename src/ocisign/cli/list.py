@@ -42,6 +42,8 @@ def list_signatures(reference: str | None, **flags: Any) -> None:
         node = tree.add(f"{SIMPLESIGNING} ({found.sigstore[0].tag})")
         for sig in found.sigstore:
             sigstore_node(node, sig)
+    if found.bundles:
+        bundle_nodes(tree, found.bundles)
     if tree.children:
         tree.print()
     over_limit(found, flags["max_signatures"])
@@ -62,6 +64,24 @@ def sigstore_node(parent: Tree, sig: SigstoreSignature) -> Tree:
     if sig.error:
         node.pair("error", sig.error)
     return node
+
+
+def bundle_nodes(parent: Tree, bundles: list[dict[str, Any]]) -> None:
+    """Sigstore bundle referrers (cosign v3): one node each, unverified."""
+    node = parent.add(str(bundles[0]["artifactType"]))
+    for entry in bundles:
+        child = node.add(str(entry["digest"]))
+        if "error" in entry:
+            child.pair("error", str(entry["error"]))
+            continue
+        material = entry.get("verificationMaterial", {})
+        if "publicKey" in material:
+            child.pair("key hint", str(material["publicKey"]["hint"]))
+        elif "certificate" in material:
+            child.pair("certificate", str(material["certificate"]["subject"]))
+        child.pair("content", str(entry.get("content", "")))
+        for subject in entry.get("subjects", []):
+            child.pair("subject", str(subject))
 
 
 def sigstore_json(sig: SigstoreSignature) -> dict[str, Any]:
@@ -93,6 +113,7 @@ def list_document(found: Attached) -> dict[str, Any]:
             *({"kind": "notation", "artifactType": NOTARY_SIGNATURE, "digest": n.digest}
               for n in found.notary),
             *(sigstore_json(s) for s in found.sigstore),
+            *({"kind": "bundle", **b} for b in found.bundles),
         ],
         "overLimit": found.notary_over_limit,
     }

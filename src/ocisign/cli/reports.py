@@ -134,20 +134,19 @@ def write_report(path: Path, report: BatchReport, fmt: str) -> None:
     atomic_write(path, data.encode())
 
 
-def output_document(report: BatchReport) -> dict[str, Any]:
+def output_document(report: BatchReport, failed_file: str | None = None) -> dict[str, Any]:
     """The ``--output json`` document: every line with its status, reason and images."""
+    from ocisign.cli._common import line_json, outcome_json
+
     lines = []
     for line in report.results:
-        found = line_images(line)
-        lines.append({
-            "reference": line.line,
-            "line": line.line_no,
-            "status": line.status.value,
-            "error": line.error,
-            "errorKind": line.error_kind,
-            "hint": line.hint,
-            "images": [{"reference": i.reference, **image_dict(i)} for i in found],
-        })
+        images = []
+        for image in line_images(line):
+            extra = image_dict(image)
+            extra.pop("reason", None)  # the report file's name for "message"
+            images.append({**outcome_json(image), **extra})
+        lines.append({**line_json(line), "images": images})
     summary = {s.value: report.count(s) for s in (Status.PASSED, Status.FAILED, Status.SKIPPED)}
-    return {"results": lines, "summary": {**summary, "total": len(report.results),
-                                          "seconds": round(report.elapsed, 3)}}
+    return {"command": "validate", "results": lines,
+            "summary": {**summary, "total": len(report.results),
+                        "elapsedSeconds": round(report.elapsed, 3), "failedFile": failed_file}}

@@ -11,21 +11,30 @@ from click.core import ParameterSource
 
 from ocisign import formats
 from ocisign.batch import (
+    BatchConsole,
     BatchReport,
     LineResult,
     Status,
     check_jobs,
     exit_if_stopped,
     parse_shard,
-    stderr_is_tty,
-    write_failed_file,
 )
-from ocisign.cli._common import common_flags, is_verbose, output_option, print_json, warn
+from ocisign.cli._common import (
+    common_flags,
+    is_verbose,
+    line_json,
+    outcome_json,
+    output_option,
+    print_json,
+    warn,
+)
 from ocisign.cli._flags import (
     GoBoolCommand,
     batch_options,
     duration_seconds,
+    failed_file_path,
     format_choice,
+    is_pem_file,
     key_value_pairs,
     parse_expiry,
     registry_options,
@@ -87,6 +96,10 @@ def _from_cli(ctx: click.Context, *names: str) -> bool:
 @click.option("--sigstore-identity", type=click.Choice(["containers", "cosign"]),
               default="containers", show_default=True,
               help="sigstore docker-reference: as written (containers) or repository (cosign).")
+@click.option("--sigstore-format", type=click.Choice(["simple", "bundle"]), default="simple",
+              show_default=True,
+              help="sigstore storage: the .sig tag (skopeo, podman, hangar) or a cosign v3 "
+                   "Sigstore bundle referrer.")
 @click.option("--force", is_flag=True, help="Sign again even if already signed.")
 @output_option
 @common_flags
@@ -100,26 +113,26 @@ def sign(ctx: click.Context, /, **flags: Any) -> None:
     options = _options(ctx, flags)
     check_jobs(options.jobs)
     json_out = flags["output_format"] == "json"
-    options = replace(options, progress=not json_out and stderr_is_tty())
+    failed_file = failed_file_path(ctx, flags)
+    console = BatchConsole("signing", show=None if json_out else _show, failed_file=failed_file)
+    options = replace(options, console=console)
     from ocisign import signing  # the library loads when the command runs, not for --help
 
-    report = signing.sign(options, warn=warn)
-    batch = len(report.results) > 1 or options.image_list is not None
-    failed_file = Path(flags["failed_file"])
-    wrote = False
-    if report.failed and batch:
-        wrote = write_failed_file(failed_file, report)
+    report = signing.sign(options, warn=console.warn)
+    wrote = failed_file is not None and bool(report.failed)
     if json_out:
         print_json(_json(report, str(failed_file) if wrote else None))
-    else:
-        _render(report, batch)
+    elif len(report.results) > 1 or options.image_list is not None:
+        _summary(report)
     exit_if_stopped(report, f"the lines not signed are in {failed_file}" if wrote else
                     "run the command again")
     if not report.failed:
         return
-    if not batch:
+    if len(report.results) == 1 and options.image_list is None:
         result = report.failed[0]
-        raise SignatureError(result.error, hint=result.hint or "run again with -v for details")
+        raise SignatureError(result.error, hint=result.hint or None)
+    if not wrote:
+        raise SignatureError(FAILED_MESSAGE, hint="fix the causes above and sign those again")
     if not json_out:
         click.echo(f"Failed lines written to {failed_file}", err=True)
     raise SignatureError(FAILED_MESSAGE,
@@ -134,6 +147,11 @@ def _options(ctx: click.Context, flags: dict[str, Any]) -> SignOptions:
                          hint="ocisign sign REGISTRY/REPO@sha256:DIGEST, or -f images.txt")
     _check_timestamp_flags(ctx, flags)
     key_name, key_id, plugin = flags["key_name"], flags["key_id"], flags["plugin_name"]
+    if is_pem_file(key_name):  # hangar's `sign -k cosign.key`
+        raise UsageError(f"-k/--key names a key in the key store, but {key_name!r} is a file",
+                         hint=f"to sign with a cosign key file use --sigstore-key {key_name} "
+                              "(hangar's -k); a notation key file is added with 'ocisign key "
+                              "add NAME --key-file KEY --cert-file CERT'")
     if key_name and (key_id or plugin):
         raise UsageError("--key cannot be combined with --id/--plugin",
                          hint="use a key from the key store (--key), or an on-demand plugin "
@@ -184,6 +202,7 @@ def _options(ctx: click.Context, flags: dict[str, Any]) -> SignOptions:
         sigstore_key=flags["sigstore_key"],
         sigstore_passphrase_file=flags["sigstore_passphrase_file"],
         sigstore_identity=flags["sigstore_identity"],
+        sigstore_format=flags["sigstore_format"],
         timestamp_url=flags["timestamp_url"] or "",
         timestamp_root_cert=flags["timestamp_root_cert"],
     )
@@ -229,22 +248,25 @@ def _format(ctx: click.Context, flags: dict[str, Any], configured: str | None) -
     return fmt
 
 
-def _render(report: BatchReport, batch: bool) -> None:
-    """Text output: one line per digest on stdout, warnings and the summary on stderr."""
-    for result in report.results:
-        for outcome in result.outcomes:
-            if outcome.status is Status.SIGNED:
-                click.echo(f"Successfully signed {outcome.reference}")
-                if is_verbose() and isinstance(outcome, SignResult):
-                    click.echo(f"  signature {outcome.signature_digest} ({outcome.format}, "
-                               f"key {outcome.key}) indexed by {outcome.mechanism or None}",
-                               err=True)
-            elif outcome.status is Status.ALREADY_SIGNED:
-                click.echo(f"Already signed {outcome.reference}")
-            elif outcome.status is Status.SKIPPED:
-                warn(f"Skip sign image {result.line}: {outcome.detail}")
-    if not batch:
-        return
+def _show(console: BatchConsole, result: LineResult, numbered: bool) -> None:
+    """Text output of one finished line: a line per digest (stdout), warnings (stderr)."""
+    where = f" (line {result.line_no})" if numbered else ""
+    for outcome in result.outcomes:
+        if outcome.status is Status.SIGNED:
+            console.out(f"Successfully signed {outcome.reference}{where}")
+            if is_verbose() and isinstance(outcome, SignResult):
+                console.note(f"  signature {outcome.signature_digest} ({outcome.format}, "
+                             f"key {outcome.key}) indexed by {outcome.mechanism or None}")
+        elif outcome.status is Status.ALREADY_SIGNED:
+            console.out(f"Already signed {outcome.reference}{where}")
+        elif outcome.status is Status.SKIPPED:
+            console.warn(f"Skip sign image {result.line}: {outcome.detail}")
+    if result.status is Status.FAILED and console.total > 1:
+        console.out(f"FAIL: {result.line}{where}: {result.error}", style="red")
+
+
+def _summary(report: BatchReport) -> None:
+    """A batch's closing counts and failed lines (stderr)."""
     click.echo(
         f"signed {report.count(Status.SIGNED)}, already signed "
         f"{report.count(Status.ALREADY_SIGNED)}, skipped {report.count(Status.SKIPPED)}, "
@@ -257,37 +279,29 @@ def _render(report: BatchReport, batch: bool) -> None:
 
 def _target_json(result: SignResult) -> dict[str, Any]:
     return {
-        "reference": result.reference,
-        "digest": result.digest,
+        **outcome_json(result),
         "signatureDigest": result.signature_digest or None,
         "format": result.format or None,
         "key": result.key or None,
         "mechanism": result.mechanism or None,
-        "status": result.status.value,
-        **({"detail": result.detail} if result.detail else {}),
-    }
-
-
-def _line_json(result: LineResult) -> dict[str, Any]:
-    return {
-        "line": result.line,
-        "lineNo": result.line_no,
-        "status": result.status.value,
-        "error": result.error or None,
-        "errorKind": result.error_kind or None,
-        "hint": result.hint or None,
-        "targets": [_target_json(o) for o in result.outcomes if isinstance(o, SignResult)],
     }
 
 
 def _json(report: BatchReport, failed_file: str | None) -> dict[str, Any]:
+    results = [
+        {**line_json(r),
+         "targets": [_target_json(o) for o in r.outcomes if isinstance(o, SignResult)]}
+        for r in report.results
+    ]
     return {
-        "results": [_line_json(r) for r in report.results],
+        "command": "sign",
+        "results": results,
         "summary": {
             "signed": report.count(Status.SIGNED),
             "alreadySigned": report.count(Status.ALREADY_SIGNED),
             "skipped": report.count(Status.SKIPPED),
             "failed": report.count(Status.FAILED),
+            "total": len(report.results),
             "elapsedSeconds": round(report.elapsed, 3),
             "failedFile": failed_file,
         },

@@ -101,6 +101,7 @@ def sign_artifacts(
 
 def _as_json(result: SignArtifactsResult) -> dict[str, object]:
     return {
+        "command": "sign-artifacts",
         "artifactsPath": str(result.artifacts_path),
         "signingMethod": result.signing_method,
         "certificate": {
@@ -113,8 +114,8 @@ def _as_json(result: SignArtifactsResult) -> dict[str, object]:
                 "source": f.source,
                 "path": str(f.path),
                 "type": f.type,
-                "result": f.result,
-                "detail": f.detail,
+                "status": f.result,
+                "message": f.detail or None,
             }
             for f in result.files
         ],

@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from ocisign.batch import (
+    BatchConsole,
     BatchReport,
+    LineResult,
     Status,
     check_jobs,
     exit_if_stopped,
     parse_shard,
-    stderr_is_tty,
-    write_failed_file,
 )
 from ocisign.cli._common import common_flags, is_verbose, output_option, print_json, warn
 from ocisign.cli._flags import (
     GoBoolCommand,
     batch_options,
     duration_seconds,
+    failed_file_path,
     format_choice,
     key_value_pairs,
     kind_choice,
@@ -43,6 +46,10 @@ if TYPE_CHECKING:
     from ocisign.config.trustpolicy import TrustPolicyDocument
 
 VERIFY_TIME_ENV = "OCISIGN_VERIFY_TIME"
+LEGACY_POLICY = (
+    "old trust policy `trustpolicy.json` is deprecated; please update the trust policy "
+    "configuration via `notation policy import`."
+)
 
 
 def _metadata(
@@ -56,7 +63,7 @@ def _metadata(
 
 @click.command("validate", cls=GoBoolCommand)
 @click.argument("references", nargs=-1)
-@batch_options("verify")
+@batch_options("verify", failed_default="validate-failed.txt")
 @registry_options
 @click.option(
     "--oci-layout", is_flag=True, help="REF names an OCI image layout: DIR:TAG or DIR@DIGEST."
@@ -110,20 +117,21 @@ def validate(ctx: click.Context, /, references: tuple[str, ...], **flags: Any) -
     from ocisign.cli import reports
     from ocisign.verify import validate as run_validate
 
-    request = _request(ctx, references, flags)
-    report = run_validate(request)
+    json_out = flags["output_format"] == "json"
+    failed_file = failed_file_path(ctx, flags)
+    console = BatchConsole("validating", show=partial(_show, text=not json_out),
+                           failed_file=failed_file)
+    report = run_validate(replace(_request(ctx, references, flags), console=console))
     if flags["report"]:
         path = reports.report_path(flags["report"], flags["report_format"])
         reports.write_report(path, report, flags["report_format"])
-    _render(report, flags["output_format"])
+    _finish(report, json_out, failed_file if report.failed else None)
     if report.failed:
-        failed_file = Path(flags["failed_file"])
-        write_failed_file(failed_file, report)
-        exit_if_stopped(report, f"the lines not validated are in {failed_file}")
-        raise VerificationError(
-            "some images failed to validate",
-            hint=f"the failed lines are in {failed_file}; fix them and rerun with -f {failed_file}",
-        )
+        exit_if_stopped(report, f"the lines not validated are in {failed_file}" if failed_file
+                        else "run the command again")
+        hint = (f"the failed lines are in {failed_file}; fix them and rerun with -f {failed_file}"
+                if failed_file else "the FAIL lines above say why")
+        raise VerificationError("some images failed to validate", hint=hint)
 
 
 def _request(
@@ -171,7 +179,6 @@ def _request(
         max_signatures=flags["max_signatures"],
         notation_platforms=explicit_platform,
         now=_verify_time(flags["verify_time"]),
-        progress=stderr_is_tty() and flags["output_format"] == "text",
     )
 
 
@@ -190,6 +197,8 @@ def _policy(path: str | None, kind: str, explicit: bool) -> TrustPolicyDocument 
     default = default_policy_path()
     if not default.exists() and not default.is_symlink() and not (explicit and kind == NOTARY_KIND):
         return None  # verify() reports "nothing to verify with" if no key either
+    if default.name == "trustpolicy.json" and default.exists():
+        warn(LEGACY_POLICY)
     return load_trust_policy(default)
 
 
@@ -204,36 +213,42 @@ def _verify_time(value: str | None) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def _render(report: BatchReport, output_format: str) -> None:
+def _show(console: BatchConsole, line: LineResult, numbered: bool, *, text: bool) -> None:
+    """One finished line: its warnings and notices (stderr), PASS/FAIL/SKIP (stdout)."""
+    from ocisign.verify import line_images
+
+    found = line_images(line)
+    for image in found:
+        for message in image.warnings:
+            console.warn(f"{image.reference}: {message}")
+        for notice in image.notices:
+            console.note(notice)
+    if not text:
+        return
+    where = f" (line {line.line_no})" if numbered else ""
+    if line.status is Status.FAILED:
+        console.out(f"FAIL: {line.line}{where}: {_reason(line.error, found)}", style="red")
+        if line.hint and is_verbose():
+            console.out(f"  hint: {line.hint}")
+    elif line.status is Status.SKIPPED:
+        reasons = "; ".join(o.detail for o in line.outcomes if o.detail) or "skipped"
+        console.out(f"SKIP: {line.line}{where}: {reasons}", style="yellow")
+    else:
+        console.out(f"PASS: {line.line}{where}", style="green")
+    if is_verbose():
+        for image in found:
+            for message in image.messages:
+                console.out(f"  {message}")
+
+
+def _finish(report: BatchReport, json_out: bool, failed_file: Path | None) -> None:
+    """After the run: the JSON document, run-wide notices and the summary line."""
     from ocisign.cli import reports
     from ocisign.verify import line_images
 
-    if output_format == "json":
-        print_json(reports.output_document(report))
-    run_notices: list[str] = []
-    for line in report.results:
-        found = line_images(line)
-        for image in found:
-            for message in image.warnings:
-                warn(f"{image.reference}: {message}")
-            for notice in image.notices:
-                click.echo(notice, err=True)
-            run_notices.extend(image.run_notices)
-        if output_format == "json":
-            continue
-        if line.status is Status.FAILED:
-            click.echo(f"FAIL: {line.line}: {_reason(line.error, found)}")
-            if line.hint and is_verbose():
-                click.echo(f"  hint: {line.hint}")
-        elif line.status is Status.SKIPPED:
-            reasons = "; ".join(o.detail for o in line.outcomes if o.detail) or "skipped"
-            click.echo(f"SKIP: {line.line}: {reasons}")
-        else:
-            click.echo(f"PASS: {line.line}")
-        if is_verbose():
-            for image in found:
-                for message in image.messages:
-                    click.echo(f"  {message}")
+    if json_out:
+        print_json(reports.output_document(report, str(failed_file) if failed_file else None))
+    run_notices = [n for line in report.results for i in line_images(line) for n in i.run_notices]
     for notice in dict.fromkeys(run_notices):
         warn(notice)
     passed = report.count(Status.PASSED)

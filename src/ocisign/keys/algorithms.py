@@ -4,7 +4,9 @@
 RSA 2048/3072/4096 sign with RSASSA-PSS (MGF1, salt = hash length) and SHA-256/384/512;
 EC P-256/384/521 sign with ECDSA and SHA-256/384/512, written as the raw fixed-width
 ``r || s``. ``Scheme.CONTAINERS`` (containers/image and cosign simple signing): ECDSA over
-SHA-256 in DER, RSA PKCS#1 v1.5 over SHA-256, Ed25519.
+SHA-256 in DER, RSA PKCS#1 v1.5 over SHA-256, Ed25519. ``Scheme.SIGSTORE`` (cosign
+sign-blob and Sigstore bundles): as CONTAINERS, but the ECDSA hash follows the curve
+(P-384: SHA-384, P-521: SHA-512), as cosign's ``GetDefaultAlgorithmDetails`` picks it.
 """
 
 from __future__ import annotations
@@ -134,6 +136,16 @@ class Scheme(enum.Enum):
 
     NOTARY = "notary"
     CONTAINERS = "containers"
+    SIGSTORE = "sigstore"
+
+
+def sigstore_hash(key: Any) -> hashes.HashAlgorithm | None:
+    """The hash ``Scheme.SIGSTORE`` signs with for ``key`` (None: Ed25519, no pre-hash)."""
+    if isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):
+        return key_spec_of(key).hash()
+    if isinstance(key, ed25519.Ed25519PublicKey | ed25519.Ed25519PrivateKey):
+        return None
+    return hashes.SHA256()
 
 
 def sign_with(private_key: Any, data: bytes, scheme: Scheme) -> bytes:
@@ -141,7 +153,9 @@ def sign_with(private_key: Any, data: bytes, scheme: Scheme) -> bytes:
     if scheme is Scheme.NOTARY:
         return sign_raw(private_key, data)
     if isinstance(private_key, ec.EllipticCurvePrivateKey):
-        signature: bytes = private_key.sign(data, ec.ECDSA(hashes.SHA256()))
+        digest = sigstore_hash(private_key) if scheme is Scheme.SIGSTORE else hashes.SHA256()
+        assert digest is not None
+        signature: bytes = private_key.sign(data, ec.ECDSA(digest))
     elif isinstance(private_key, rsa.RSAPrivateKey):
         signature = private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
     elif isinstance(private_key, ed25519.Ed25519PrivateKey):

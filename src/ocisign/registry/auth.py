@@ -16,7 +16,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -35,6 +35,7 @@ class Credentials:
     username: str = ""
     password: str = field(default="", repr=False)
     identity_token: str = field(default="", repr=False)
+    source: str = field(default="", compare=False)  # where they came from, for hints
 
     def basic_header(self) -> str:
         raw = f"{self.username}:{self.password}".encode()
@@ -178,12 +179,27 @@ def resolve_credentials(
     """The credentials to use for ``registry``, in the documented order (None = anonymous)."""
     env = os.environ if env is None else env
     if username or password:
-        return Credentials(username or "", password or "")
+        return Credentials(username or "", password or "", source="-u/--username, -p/--password")
     for prefix in ("OCISIGN", "NOTATION"):
         user, pw = env.get(f"{prefix}_USERNAME"), env.get(f"{prefix}_PASSWORD")
         if user or pw:
-            return Credentials(user or "", pw or "")
-    return docker_credentials(registry, env)
+            return Credentials(user or "", pw or "",
+                               source=f"{prefix}_USERNAME/{prefix}_PASSWORD")
+    found = docker_credentials(registry, env)
+    if found is None:
+        return None
+    return replace(found, source=f"docker's {docker_config_path(env)}")
+
+
+def credentials_hint(creds: Credentials | None, problem: str) -> str:
+    """A hint naming which credentials were tried and from where (never their values)."""
+    if creds is None:
+        return (f"{problem}: no credentials were found (looked at -u/-p, OCISIGN_USERNAME/"
+                "OCISIGN_PASSWORD, NOTATION_USERNAME/NOTATION_PASSWORD, docker's config.json); "
+                "pass -u/--username and -p/--password, set OCISIGN_USERNAME/OCISIGN_PASSWORD, "
+                "or 'ocisign login'")
+    return (f"{problem}: the credentials tried came from {creds.source or 'the caller'}; "
+            "fix them there (or log in again), or use an account with access")
 
 
 @dataclass
@@ -243,7 +259,8 @@ class Authenticator:
         creds = self.credentials(host)
         if chosen.scheme == "basic":
             if not creds:
-                raise AuthError(f"{host} requires credentials and none were found")
+                raise AuthError(f"{host} requires credentials and none were found",
+                                credentials_hint(None, f"{host} wants credentials"))
             with self._lock:
                 self._basic_hosts.add(host)
             return not (sent or "").startswith("Basic ")

@@ -38,7 +38,13 @@ from urllib3.exceptions import InsecureRequestWarning
 
 from ocisign.errors import AuthError, NetworkError, NotFoundError, RegistryError
 from ocisign.oci.reference import is_loopback_host
-from ocisign.registry.auth import Authenticator, Credentials, may_send_credentials, origin
+from ocisign.registry.auth import (
+    Authenticator,
+    Credentials,
+    credentials_hint,
+    may_send_credentials,
+    origin,
+)
 from ocisign.registry.store import MAX_MANIFEST_BYTES, RegistryOptions
 from ocisign.util.deadline import current_deadline
 
@@ -75,6 +81,16 @@ def _registry_error_text(response: requests.Response) -> str:
         return f"{first.get('code', '')}: {first.get('message', '')}".strip(": ")[:300]
     except (ValueError, AttributeError, IndexError, TypeError, KeyError, RecursionError):
         return ""
+
+
+NOT_FOUND_HINTS = {  # distribution error codes of a 404 -> what to do
+    "MANIFEST_UNKNOWN": "the tag or digest does not exist in that repository: check the "
+                        "reference (list its tags with 'ocisign list' or 'skopeo list-tags')",
+    "NAME_UNKNOWN": "the repository does not exist on that registry: check the repository "
+                    "path (and --registry/--project for image lists)",
+    "BLOB_UNKNOWN": "the registry lacks a blob that the manifest names: push the image again",
+    "": "check the reference: the registry has nothing under that name",
+}
 
 
 # -- the watchdog: a total deadline per request ------------------------------------------
@@ -382,25 +398,27 @@ class Transport:
         status = response.status_code
         detail = _registry_error_text(response)
         suffix = f" ({detail})" if detail else ""
+        code = detail.split(":", 1)[0] if detail else ""
+        creds = self.auth.credentials(host)
         if status == 401:
             if "insufficient_scope" in response.headers.get("WWW-Authenticate", ""):
-                raise AuthError(
-                    f"{host} denied {what}: the credentials lack permission{suffix}",
-                    "the account lacks permission for this repository or action",
-                )
-            if self.auth.credentials(host):
-                raise AuthError(
-                    f"{host} rejected the credentials for {what}{suffix}",
-                    "check the username and password (or docker login again)",
-                )
-            raise AuthError(f"{host} requires authentication for {what}{suffix}")
+                raise AuthError(f"{host} denied {what}: the credentials lack permission{suffix}",
+                                credentials_hint(creds, "the account lacks permission"))
+            if creds:
+                raise AuthError(f"{host} rejected the credentials for {what}{suffix}",
+                                credentials_hint(creds, f"{host} did not accept them"))
+            raise AuthError(f"{host} requires authentication for {what}{suffix}",
+                            credentials_hint(None, f"{host} wants credentials"))
         if status == 403:
-            raise AuthError(
-                f"{host} denied {what}{suffix}",
-                "the account lacks permission for this repository or action",
-            )
+            raise AuthError(f"{host} denied {what}{suffix}",
+                            credentials_hint(creds, "the account lacks permission"))
         if status == 404:
-            raise NotFoundError(f"{what}: not found on {host}{suffix}")
+            raise NotFoundError(f"{what}: not found on {host}{suffix}",
+                                NOT_FOUND_HINTS.get(code, NOT_FOUND_HINTS[""]))
+        if status == 429 or code == "TOOMANYREQUESTS":
+            raise NetworkError(f"{host} is rate limiting {what}{suffix}",
+                               "wait and run again with fewer -j workers, or log in: registries "
+                               "often allow more requests to accounts")
         if status in RETRY_STATUSES:
             raise NetworkError(f"{host} kept answering {status} to {what}{suffix}")
         raise RegistryError(f"{host} answered {status} to {what}{suffix}")
@@ -440,11 +458,10 @@ class Transport:
             raise NetworkError(f"cannot reach token server for {host}: {exc.message}") from exc
         if response.status_code in (401, 403):
             if creds:
-                raise AuthError(
-                    f"the token server for {host} rejected the credentials",
-                    "check the username and password (or docker login again)",
-                )
-            raise AuthError(f"{host} requires credentials and none were found")
+                raise AuthError(f"the token server for {host} rejected the credentials",
+                                credentials_hint(creds, "the token server did not accept them"))
+            raise AuthError(f"{host} requires credentials and none were found",
+                            credentials_hint(None, f"{host} wants credentials"))
         if response.status_code != 200:
             raise AuthError(f"the token server for {host} answered {response.status_code}")
         try:

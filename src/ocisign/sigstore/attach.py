@@ -35,6 +35,7 @@ from ocisign.oci import OCI_CONFIG, OCI_MANIFEST, SIMPLESIGNING, Descriptor
 from ocisign.registry.store import Manifest, Store, sigstore_tag
 from ocisign.resolve.targets import Resolved, Target
 from ocisign.signers.local import LocalSigner
+from ocisign.sigstore.bundle import BundleAttacher
 
 log = logging.getLogger(__name__)
 
@@ -224,13 +225,23 @@ def _still_tagged(store: Store, tag: str, digest: str) -> bool:
         return False
 
 
-def attacher(fmt: SignatureFormat, options: SignOptions, warn: Warn) -> SigstoreAttacher:
-    """Sign with the ``--sigstore-key`` key pair."""
+def attacher(
+    fmt: SignatureFormat, options: SignOptions, warn: Warn
+) -> SigstoreAttacher | BundleAttacher:
+    """Sign with the ``--sigstore-key`` key pair: ``.sig`` simple signing, or with
+    ``--sigstore-format bundle`` a cosign v3 bundle referrer."""
     if options.sigstore_key is None:
         raise UsageError(f"--signature-format {fmt.name} needs --sigstore-key FILE",
                          hint="make a key pair with 'ocisign key generate-pair'")
+    if options.sigstore_format not in ("simple", "bundle"):
+        raise UsageError(f"unknown --sigstore-format {options.sigstore_format!r}",
+                         hint="use simple or bundle")
     if is_pkcs11_ref(options.sigstore_key) and parse_uri(options.sigstore_key).pin_value:
         warn(PIN_VALUE_WARNING)
     signer = load_sigstore_key(options.sigstore_key, options.sigstore_passphrase_file)
+    if options.sigstore_format == "bundle":
+        return BundleAttacher(signer, force=options.force,
+                              force_tag_schema=options.force_referrers_tag,
+                              key_label=redact(str(options.sigstore_key)))
     return SigstoreAttacher(signer, identity=options.sigstore_identity, force=options.force,
                             key_label=redact(str(options.sigstore_key)))

@@ -1,4 +1,9 @@
-"""Verify cosign simple-signing signatures of a target, against what skopeo/podman read.
+"""Verify cosign signatures of a target: v3 bundle referrers first, else simple signing.
+
+As cosign v3 does, the Sigstore bundle referrers of a digest (:mod:`.bundle`) are looked
+for first; when there is at least one, only bundles are judged (a DSSE in-toto statement
+whose subject is the digest, signed by a given key). Otherwise the ``.sig`` tag is read, as
+skopeo/podman read it:
 
 The ``sha256-<hex>.sig`` manifest of every target digest (an index and the platform
 manifests passing ``--arch``/``--os``): a target passes if ANY layer verifies with a given
@@ -18,6 +23,7 @@ from ocisign.formats import Check, ImageResult, SignatureFormat, ValidateRequest
 from ocisign.oci import Descriptor
 from ocisign.registry.store import MAX_MANIFEST_BYTES, read_manifest, sigstore_tag
 from ocisign.resolve.targets import Resolved, Target
+from ocisign.sigstore.bundle import find_bundles, verify_bundles
 from ocisign.sigstore.identity import IdentityMatcher, exact_repository, identity_rule
 
 KIND = "sigstore"
@@ -71,6 +77,22 @@ class SigstoreChecker:
 
     def _checked(self, resolved: Resolved, target: Target, result: ImageResult) -> Check:
         store, digest = resolved.store, target.descriptor.digest
+        bundles = find_bundles(store, digest, self.request.max_signatures)
+        if bundles:  # as cosign v3: bundles found -> only bundles count, no .sig fallback
+            keys = [(key.path, key.key) for key in self.request.sigstore_keys]
+            verdict = verify_bundles(bundles, keys, digest)
+            if isinstance(verdict, list):
+                result.detail = "; ".join(dict.fromkeys(verdict)) or "no bundle verifies"
+                return Check(True, result)
+            label, payload, _ = verdict
+            result.status, result.detail, result.error_kind = Status.PASSED, "", ""
+            result.signature_format = "bundle"
+            result.payload = payload.decode("utf-8", "replace")
+            result.signer = label
+            result.messages.append(
+                f"Successfully verified sigstore bundle for {resolved.display(digest)}"
+            )
+            return Check(True, result)
         try:
             sig_manifest = read_manifest(store, sigstore_tag(digest))
         except NotFoundError:
