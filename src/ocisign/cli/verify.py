@@ -156,15 +156,16 @@ def verify_document(reference: str, line: Any, image: Any) -> dict[str, Any]:
     """``verify -o json`` (docs/verify.md): one artifact's verdict."""
     doc: dict[str, Any] = {"schemaVersion": 1, "reference": reference}
     if image is None:
-        doc.update(status="failed", digest="", error=line.error, errorKind=line.error_kind)
+        doc.update(status="failed", digest="", message=line.error,
+                   errorKind=line.error_kind or None, hint=line.hint or None)
         return doc
     doc.update(
         resolvedReference=image.reference,
         digest=image.digest,
         mediaType=image.media_type,
         status="skipped" if image.notices else image.status.value,
-        error=image.detail if image.status.value != "passed" else "",
-        errorKind=image.error_kind,
+        message=image.detail if image.status.value != "passed" else None,
+        errorKind=image.error_kind or None,
         signatureFormat=image.signature_format,
         certificateSubject=image.signer,
         certificateIssuer=image.issuer,
