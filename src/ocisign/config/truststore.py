@@ -184,7 +184,7 @@ def check_store(store_type: str, name: str) -> None:
     if store_type not in STORE_TYPES:
         raise ConfigError(f"unsupported store type: {store_type}",
                           hint=f"use one of {', '.join(STORE_TYPES)}")
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):
         raise ConfigError("named store name needs to follow [a-zA-Z0-9_.-]+ format")
 
 
