@@ -17,7 +17,9 @@ DATA = Path(__file__).resolve().parent / "data"
 pytest_plugins = [
     "tests.fixtures.registry",
     "tests.fixtures.fake_registry",
+    "tests.fixtures.fault_proxy",
     "tests.fixtures.skopeo",
+    "tests.fixtures.pki",
     "tests.fixtures.pkcs11",
 ]
 

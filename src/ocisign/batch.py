@@ -8,6 +8,9 @@ order so it can be fed back with ``-f``.
 from __future__ import annotations
 
 import enum
+import hashlib
+import os
+import signal
 import sys
 import threading
 import time
@@ -18,11 +21,13 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from ocisign.errors import OcisignError, UsageError
+from ocisign.util.deadline import deadline_scope
 from ocisign.util.fs import atomic_write
 
 MAX_JOBS = 64
 TIMEOUT_KIND = "TimeoutError"  # errorKind of a line stopped by --timeout
 INTERNAL_KIND = "InternalError"  # errorKind of a bug (an exception outside ocisign.errors)
+INTERRUPTED_KIND = "Interrupted"  # errorKind of a line not done when SIGINT/SIGTERM came
 T = TypeVar("T")
 
 
@@ -71,6 +76,7 @@ class BatchReport:
 
     results: list[LineResult]
     elapsed: float
+    signal: int = 0  # the signal (SIGINT, SIGTERM) that stopped the run, 0 if none
 
     def count(self, status: Status) -> int:
         return sum(1 for r in self.results if r.status is status)
@@ -97,6 +103,30 @@ def check_jobs(jobs: int) -> int:
             hint="pick a number of parallel workers between 1 and 64",
         )
     return jobs
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``--shard K/N`` (0 <= K < N, K as ``$JOB_COMPLETION_INDEX`` counts) -> (K, N)."""
+    if not text:
+        return None
+    index, slash, count = text.partition("/")
+    if slash and index.strip().isdigit() and count.strip().isdigit():
+        k, n = int(index), int(count)
+        if 0 <= k < n:
+            return k, n
+    raise UsageError(
+        f"invalid value for --shard: {text!r}",
+        hint="write K/N with 0 <= K < N, e.g. --shard \"$JOB_COMPLETION_INDEX/8\"",
+    )
+
+
+def in_shard(line: str, shard: tuple[int, int] | None) -> bool:
+    """Whether ``line`` belongs to ``shard``: by a hash of its text (trimmed), so each line
+    is in exactly one of the N shards whatever the list's order or the machine."""
+    if shard is None:
+        return True
+    digest = hashlib.sha256(line.strip().encode("utf-8", "surrogateescape")).digest()
+    return int.from_bytes(digest[:8], "big") % shard[1] == shard[0]
 
 
 def line_status(outcomes: Sequence[Outcome]) -> Status:
@@ -128,6 +158,9 @@ def run_batch(
     bar = _Progress(len(jobs), description) if progress else None
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs) or 1)))
     futures: dict[Future[Sequence[Outcome]], tuple[int, float]] = {}
+    stopped = 0
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_stop) if main else None
     try:
         for index, job in enumerate(jobs):
             deadline = float("inf") if not timeout else time.monotonic() + timeout
@@ -162,17 +195,53 @@ def run_batch(
                 results[index] = result
                 if bar:
                     bar.advance(result)
+    except (KeyboardInterrupt, _Stop) as stop:
+        stopped = stop.signum if isinstance(stop, _Stop) else signal.SIGINT
+        name = signal.Signals(stopped).name
+        for index, job in enumerate(jobs):  # in-flight lines are abandoned, queued ones dropped
+            if results[index] is None:
+                results[index] = LineResult(
+                    job.line, job.line_no, Status.FAILED,
+                    error=f"not done: the run was stopped by {name}",
+                    hint="run the failed-lines file again", error_kind=INTERRUPTED_KIND,
+                )
     finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
         pool.shutdown(wait=False, cancel_futures=True)
         if bar:
             bar.stop()
     done_results = [r for r in results if r is not None]
-    return BatchReport(done_results, time.monotonic() - start)
+    return BatchReport(done_results, time.monotonic() - start, int(stopped))
+
+
+class _Stop(Exception):
+    """SIGTERM arrived (raised in the main thread, as SIGINT raises KeyboardInterrupt)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise _Stop(signum)
+
+
+def exit_if_stopped(report: BatchReport, message: str) -> None:
+    """After a stopped run has written its report: print ``message`` and exit 128+signal
+    at once, abandoning workers still stuck in a request."""
+    if not report.signal:
+        return
+    print(f"Error: stopped by {signal.Signals(report.signal).name}; {message}", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(128 + report.signal)
 
 
 def _guarded(worker: Callable[[T, float], Sequence[Outcome]], item: T, deadline: float) -> Any:
     try:
-        return worker(item, deadline)
+        with deadline_scope(deadline):  # the line's requests end when the line does
+            return worker(item, deadline)
     except OcisignError as err:
         return err
     except Exception as err:  # a bug must fail its line, not the batch

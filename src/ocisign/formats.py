@@ -70,11 +70,14 @@ class SignOptions:
     project_override: str | None = None
     jobs: int = 4
     timeout: float | None = 600.0  # per line, seconds; None = no limit
+    shard: tuple[int, int] | None = None  # --shard K/N: only the lines of shard K
     force: bool = False
     progress: bool = False
     sigstore_key: str | None = None  # a key file or a pkcs11: URI
     sigstore_passphrase_file: Path | None = None
     sigstore_identity: str = "containers"
+    timestamp_url: str = ""  # RFC 3161 TSA (Notary JWS/COSE), with timestamp_root_cert
+    timestamp_root_cert: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class ValidateRequest:
     project_override: str | None = None
     jobs: int = 4
     timeout: float | None = 600.0
+    shard: tuple[int, int] | None = None
     kind: str = ""  # a kind in the formats table, "any", or "": see default_kind
     sigstore_keys: Sequence[PublicKeyFile] = ()
     identity: str = "match-repo-digest-or-exact"
@@ -147,6 +151,8 @@ class ImageResult(Outcome):
     warnings: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # always printed (stderr)
     messages: list[str] = field(default_factory=list)  # verbose success lines
+    # notation: per certificate, how its revocation was checked and the result (docs/json.md)
+    revocation: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

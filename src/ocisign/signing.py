@@ -45,6 +45,7 @@ def sign(options: SignOptions, *, warn: Warn | None = None) -> BatchReport:
     jobs = batch_jobs(
         options.references, options.image_list, oci_layout=options.oci_layout,
         registry=options.registry_override, project=options.project_override,
+        shard=options.shard,
     )
     if not jobs:
         raise UsageError("nothing to sign: the image list has no image lines",

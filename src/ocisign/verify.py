@@ -44,6 +44,7 @@ def validate(request: ValidateRequest) -> BatchReport:
     jobs = batch_jobs(
         request.references, request.image_list, oci_layout=request.oci_layout,
         registry=request.registry_override, project=request.project_override,
+        shard=request.shard,
     )
     with run_client(request.registry, oci_layout=request.oci_layout) as client:
         validator = _Validator(request, checkers, client)

@@ -71,10 +71,14 @@ def test_retry_after() -> None:
 def test_scopes_and_realm_rule() -> None:
     assert merge_scopes(["repository:a:pull", "repository:a:push,pull", "repository:b:pull", ""]) \
         == ["repository:a:pull,push", "repository:b:pull"]
-    assert may_send_credentials("reg.io", "https://auth.elsewhere.io/token")
-    assert may_send_credentials("127.0.0.1:5000", "http://127.0.0.1:9999/token")
-    assert not may_send_credentials("reg.io", "http://evil.example/token")
-    assert not may_send_credentials("127.0.0.1:5000", "http://localhost:9999/token")
+    assert may_send_credentials("https://reg.io/", "https://auth.elsewhere.io/token")
+    assert may_send_credentials("http://127.0.0.1:5000/", "http://127.0.0.1:5000/token")
+    assert may_send_credentials("https://reg.io/", "https://reg.io:443/token")
+    # plain HTTP to another origin: another port, host or scheme of the same host
+    assert not may_send_credentials("http://127.0.0.1:5000/", "http://127.0.0.1:9999/token")
+    assert not may_send_credentials("https://reg.io/", "http://reg.io/token")
+    assert not may_send_credentials("https://reg.io/", "http://evil.example/token")
+    assert not may_send_credentials("http://127.0.0.1:5000/", "http://localhost:5000/token")
 
 
 def test_credentials_repr_hides_secrets() -> None:

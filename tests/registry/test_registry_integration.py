@@ -370,12 +370,20 @@ def test_gives_up_after_bound(fake_registry: FakeRegistry) -> None:
         store.resolve("v1")
 
 
-def test_upload_patch_is_not_retried(fake_registry: FakeRegistry) -> None:
+def test_failed_upload_starts_a_fresh_session(fake_registry: FakeRegistry) -> None:
+    """A PATCH whose answer was lost is not repeated inside its session: the upload starts
+    again in a new one."""
     store = store_of(fake_registry, "img/upload", chunk_size=10)
-    fake_registry.faults[:] = [None, None, ("status", 503, None)]  # HEAD, POST ok; PATCH fails
-    with pytest.raises(NetworkError):
-        store.push_blob(b"y" * 50, "application/octet-stream")
-    assert [s.split(" ")[0] for s in fake_registry.seen] == ["HEAD", "POST", "PATCH"]
+    fake_registry.faults[:] = [None, None, ("reset",)]  # HEAD, POST ok; the PATCH fails
+    data = b"y" * 25
+    desc = store.push_blob(data, "application/octet-stream")
+    methods = [s.split(" ")[0] for s in fake_registry.seen]
+    assert methods == ["HEAD", "POST", "PATCH", "HEAD", "POST", "PATCH", "PATCH", "PATCH", "PUT"]
+    assert fake_registry.blobs[desc.digest] == data
+    fake_registry.faults[:] = [None] + [("status", 503, None)] * 40
+    with pytest.raises(NetworkError, match="kept answering 503"):
+        store_of(fake_registry, "img/upload", chunk_size=10, max_retries=1).push_blob(
+            b"z" * 25, "application/octet-stream")
 
 
 def test_tag_list_pagination(fake_registry: FakeRegistry) -> None:
@@ -477,6 +485,7 @@ def test_oversized_bodies_are_refused_unread(fake_registry: FakeRegistry) -> Non
     store = fake_registry.client().store(f"{fake_registry.host}/big/repo")
     with pytest.raises(RegistryError, match="more than 1024 bytes"):
         store.fetch_blob(digest, max_bytes=1024)
-    assert store.fetch_blob(digest) == big  # no limit asked: read whole, digest-checked
+    with pytest.raises(RegistryError, match=f"more than {4 * 1024 * 1024} bytes"):
+        store.fetch_blob(digest)  # no limit asked: 4 MiB, as for manifests
     with pytest.raises(RegistryError, match=f"more than {4 * 1024 * 1024} bytes"):
         store.fetch_manifest("huge")

@@ -38,7 +38,7 @@ def _one_error(result: Result, code: int, text: str) -> None:
         (["--id", "x"], 2, "--id and --plugin must be given together"),
         (["-j", "0"], 2, "-j/--jobs: 0"),
         (["--timeout", "ten"], 2, "invalid --timeout duration"),
-        (["--timestamp-url", "http://tsa.invalid"], 2, "RFC 3161 timestamping is not supported"),
+        (["--timestamp-url", "http://tsa.invalid"], 2, "missing [timestamp-root-cert]"),
         (["--signature-format", "jws", "--sigstore-key", "k.key"], 2, "--sigstore-key cannot"),
         (["--signature-format", "sigstore"], 2, "needs --sigstore-key"),
         (["--force-referrers-tag=false"], 2, "--oci-layout and --force-referrers-tag"),

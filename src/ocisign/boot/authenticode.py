@@ -31,6 +31,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from ocisign.errors import ArtifactError
+from ocisign.util.der import integer as _int
+from ocisign.util.der import oid as _oid
+from ocisign.util.der import tlv as _tlv
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -315,16 +318,6 @@ def _align8(n: int) -> int:
 _NULL = b"\x05\x00"
 
 
-def _tlv(tag: int, content: bytes) -> bytes:
-    n = len(content)
-    if n < 0x80:
-        length = bytes([n])
-    else:
-        raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-        length = bytes([0x80 | len(raw)]) + raw
-    return bytes([tag]) + length + content
-
-
 def _header_length(der: bytes) -> int:
     return 2 if der[1] < 0x80 else 2 + (der[1] & 0x7F)
 
@@ -335,21 +328,3 @@ def _seq(*items: bytes) -> bytes:
 
 def _set(*items: bytes) -> bytes:
     return _tlv(0x31, b"".join(sorted(items)))  # DER orders SET OF by encoding
-
-
-def _int(value: int) -> bytes:
-    raw = value.to_bytes(value.bit_length() // 8 + 1, "big", signed=True)
-    return _tlv(0x02, raw)
-
-
-def _oid(dotted: str) -> bytes:
-    parts = [int(p) for p in dotted.split(".")]
-    out = bytearray()
-    for n in [40 * parts[0] + parts[1], *parts[2:]]:
-        chunk = [n & 0x7F]
-        n >>= 7
-        while n:
-            chunk.append(0x80 | (n & 0x7F))
-            n >>= 7
-        out += bytes(reversed(chunk))
-    return _tlv(0x06, bytes(out))

@@ -180,6 +180,15 @@ def registry_options(func: F) -> F:
                 type=click.Path(dir_okay=False),
                 help="CA bundle (PEM) to verify the registry's certificate with.",
             ),
+            click.option("--registry-retries", type=click.IntRange(0, 100),
+                         help="Repeats of one registry operation after transient faults "
+                              "[default: 5; config.json registryRetries]."),
+            click.option("--registry-retry-budget",
+                         help="Time one registry operation may spend, retries included "
+                              "[default: 60s; config.json registryRetryBudget]."),
+            click.option("--registry-request-timeout",
+                         help="Total time limit of one registry request, even with --timeout 0 "
+                              "[default: 2m; config.json registryRequestTimeout]."),
         ],
     )
 
@@ -190,6 +199,16 @@ def registry_settings(
     """``RegistryOptions`` from the ``registry_options`` flags plus notation's config.json
     (``insecureRegistries``: hosts reached over plain HTTP, as notation does)."""
     config = config or load_config(formats=formats.names())
+    limits: dict[str, Any] = dict(config.registry_limits)
+    if flags.get("registry_retries") is not None:
+        limits["max_retries"] = flags["registry_retries"]
+    for flag, name in (("registry_retry_budget", "retry_budget"),
+                       ("registry_request_timeout", "request_timeout")):
+        if flags.get(flag):
+            limits[name] = duration_seconds(flags[flag], "--" + flag.replace("_", "-")) or (
+                RegistryOptions.request_timeout if name == "request_timeout" else 0.0)
+    if "max_retries" in limits:
+        limits["max_retries"] = int(limits["max_retries"])
     return RegistryOptions(
         username=flags["username"],
         password=flags["password"],
@@ -197,6 +216,7 @@ def registry_settings(
         tls_verify=flags["tls_verify"] is not False,
         ca_file=flags["ca_file"],
         insecure_registries=config.insecure_registries,
+        **limits,
     )
 
 
@@ -251,6 +271,12 @@ def batch_options(verb: str, failed_default: str = "sign-failed.txt") -> Callabl
                     default="10m",
                     show_default=True,
                     help="Time limit per line (Go duration: 90s, 10m, 1h; 0 = none).",
+                ),
+                click.option(
+                    "--shard",
+                    metavar="K/N",
+                    help="Only the lines of shard K of N (0 <= K < N), split by a hash of each "
+                         "line: N jobs sign one list together (e.g. \"$JOB_COMPLETION_INDEX/N\").",
                 ),
             ],
         )

@@ -68,6 +68,8 @@ def image_dict(image: ImageResult) -> dict[str, Any]:
         out["reason"] = image.detail
     if image.warnings:
         out["warnings"] = list(image.warnings)
+    if image.revocation:
+        out["revocation"] = list(image.revocation)
     return out
 
 

@@ -15,6 +15,8 @@ from ocisign.batch import (
     LineResult,
     Status,
     check_jobs,
+    exit_if_stopped,
+    parse_shard,
     stderr_is_tty,
     write_failed_file,
 )
@@ -70,9 +72,9 @@ def _from_cli(ctx: click.Context, *names: str) -> bool:
                    "when the registry supports it.")
 @click.option("--allow-referrers-api", is_flag=True,
               help="Deprecated: same as --force-referrers-tag=false.")
-@click.option("--timestamp-url", help="RFC 3161 timestamping server (not supported yet).")
+@click.option("--timestamp-url", help="RFC 3161 Timestamping Authority (TSA) server URL.")
 @click.option("--timestamp-root-cert", type=_FILE,
-              help="Root certificate of the timestamping server (not supported yet).")
+              help="Filepath of timestamp authority root certificate.")
 @registry_options
 @batch_options("sign")
 @click.option("--skip-login", is_flag=True,
@@ -111,6 +113,8 @@ def sign(ctx: click.Context, /, **flags: Any) -> None:
         print_json(_json(report, str(failed_file) if wrote else None))
     else:
         _render(report, batch)
+    exit_if_stopped(report, f"the lines not signed are in {failed_file}" if wrote else
+                    "run the command again")
     if not report.failed:
         return
     if not batch:
@@ -128,9 +132,7 @@ def _options(ctx: click.Context, flags: dict[str, Any]) -> SignOptions:
     if not refs and not flags["image_list"]:
         raise UsageError("nothing to sign: give a REFERENCE or an image list with -f",
                          hint="ocisign sign REGISTRY/REPO@sha256:DIGEST, or -f images.txt")
-    if flags["timestamp_url"] or flags["timestamp_root_cert"]:
-        raise UsageError("RFC 3161 timestamping is not supported yet",
-                         hint="sign without --timestamp-url/--timestamp-root-cert")
+    _check_timestamp_flags(ctx, flags)
     key_name, key_id, plugin = flags["key_name"], flags["key_id"], flags["plugin_name"]
     if key_name and (key_id or plugin):
         raise UsageError("--key cannot be combined with --id/--plugin",
@@ -177,11 +179,35 @@ def _options(ctx: click.Context, flags: dict[str, Any]) -> SignOptions:
         project_override=flags["project_override"],
         jobs=flags["jobs"],
         timeout=duration_seconds(flags["timeout"], "--timeout"),
+        shard=parse_shard(flags["shard"]),
         force=flags["force"],
         sigstore_key=flags["sigstore_key"],
         sigstore_passphrase_file=flags["sigstore_passphrase_file"],
         sigstore_identity=flags["sigstore_identity"],
+        timestamp_url=flags["timestamp_url"] or "",
+        timestamp_root_cert=flags["timestamp_root_cert"],
     )
+
+
+def _check_timestamp_flags(ctx: click.Context, flags: dict[str, Any]) -> None:
+    """notation's rules: both flags or neither, neither empty; Notary formats only."""
+    given = [n for n in ("timestamp_url", "timestamp_root_cert") if _from_cli(ctx, n)]
+    if len(given) == 1:
+        missing = "timestamp-root-cert" if given == ["timestamp_url"] else "timestamp-url"
+        raise UsageError("if any flags in the group [timestamp-url timestamp-root-cert] are set "
+                         f"they must all be set; missing [{missing}]",
+                         hint="pass --timestamp-url URL --timestamp-root-cert FILE together")
+    if not given:
+        return
+    if not flags["timestamp_url"]:
+        raise UsageError("timestamping: tsa url cannot be empty",
+                         hint="pass the TSA's URL, e.g. --timestamp-url http://timestamp.digicert.com")
+    if not str(flags["timestamp_root_cert"] or ""):
+        raise UsageError("timestamping: tsa root certificate path cannot be empty",
+                         hint="pass the TSA's root certificate file (PEM or DER)")
+    if flags["sigstore_key"]:
+        raise UsageError("--timestamp-url timestamps Notary (JWS/COSE) signatures only",
+                         hint="drop --timestamp-url/--timestamp-root-cert for sigstore signing")
 
 
 def _format(ctx: click.Context, flags: dict[str, Any], configured: str | None) -> str:

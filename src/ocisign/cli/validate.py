@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ocisign.batch import BatchReport, Status, check_jobs, stderr_is_tty, write_failed_file
+from ocisign.batch import (
+    BatchReport,
+    Status,
+    check_jobs,
+    exit_if_stopped,
+    parse_shard,
+    stderr_is_tty,
+    write_failed_file,
+)
 from ocisign.cli._common import common_flags, is_verbose, output_option, print_json, warn
 from ocisign.cli._flags import (
     GoBoolCommand,
@@ -111,6 +119,7 @@ def validate(ctx: click.Context, /, references: tuple[str, ...], **flags: Any) -
     if report.failed:
         failed_file = Path(flags["failed_file"])
         write_failed_file(failed_file, report)
+        exit_if_stopped(report, f"the lines not validated are in {failed_file}")
         raise VerificationError(
             "some images failed to validate",
             hint=f"the failed lines are in {failed_file}; fix them and rerun with -f {failed_file}",
@@ -149,6 +158,7 @@ def _request(
         project_override=flags["project_override"],
         jobs=check_jobs(flags["jobs"]),
         timeout=timeout,
+        shard=parse_shard(flags["shard"]),
         kind=kind,
         sigstore_keys=keys,
         identity=flags["identity"],

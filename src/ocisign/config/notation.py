@@ -1,4 +1,6 @@
-"""notation's ``config.json`` in the config dir: ``insecureRegistries`` and ``signatureFormat``.
+"""notation's ``config.json`` in the config dir: ``insecureRegistries`` and ``signatureFormat``,
+plus ocisign's registry limits (``registryRetries``, ``registryRetryBudget`` and
+``registryRequestTimeout``, in seconds; notation ignores unknown members).
 
 Other members (``credsStore``, ``credHelpers``...) are left to the registry auth code.
 A missing file means defaults.
@@ -8,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ocisign.config import paths
@@ -21,6 +23,7 @@ class NotationConfig:
 
     insecure_registries: frozenset[str] = frozenset()
     signature_format: str | None = None
+    registry_limits: dict[str, float] = field(default_factory=dict)  # RegistryOptions fields
 
 
 def config_file() -> Path:
@@ -53,4 +56,21 @@ def load_config(path: Path | None = None, *, formats: Collection[str]) -> Notati
         raise ConfigError(
             f"{path}: signatureFormat {fmt!r} is not one of {', '.join(formats)}", hint=hint
         )
-    return NotationConfig(frozenset(insecure), fmt.lower() if fmt else None)
+    limits: dict[str, float] = {}
+    for key, name in REGISTRY_LIMITS.items():
+        value = doc.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ConfigError(f"{path}: {key} must be a number of seconds (or of retries) >= 0",
+                              hint=hint)
+        limits[name] = value
+    return NotationConfig(frozenset(insecure), fmt.lower() if fmt else None, limits)
+
+
+REGISTRY_LIMITS = {
+    "registryRetries": "max_retries",
+    "registryRetryBudget": "retry_budget",
+    "registryRequestTimeout": "request_timeout",
+}
+"""config.json member -> RegistryOptions field."""

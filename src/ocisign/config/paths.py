@@ -42,3 +42,17 @@ def plugins_dir() -> Path:
     (or notation's ``$NOTATION_LIBEXEC``), else the config dir."""
     libexec = os.environ.get("OCISIGN_LIBEXEC") or os.environ.get("NOTATION_LIBEXEC")
     return (Path(libexec).expanduser() if libexec else config_dir()) / "plugins"
+
+
+def cache_dir() -> Path:
+    """``$OCISIGN_CACHE_DIR``, else ``$XDG_CACHE_HOME/ocisign``, else ``~/.cache/ocisign``."""
+    explicit = os.environ.get("OCISIGN_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "ocisign"
+
+
+def crl_cache_dir() -> Path:
+    """notation's CRL file cache (``{cache}/crl``)."""
+    return cache_dir() / "crl"

@@ -68,6 +68,9 @@ def build(request: notary.SignRequest, signer: Signer) -> bytes:
     }
     if request.signing_agent:
         unprotected[notary.H_SIGNING_AGENT] = request.signing_agent
+    token = request.timestamp(signature, spec.hashlib_name)
+    if token is not None:
+        unprotected[notary.H_TIMESTAMP] = token
     message = cbor2.CBORTag(COSE_SIGN1_TAG, [protected, unprotected, payload, signature])
     return bytes(cbor2.dumps(message))
 

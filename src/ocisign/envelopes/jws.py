@@ -80,6 +80,9 @@ def build(request: notary.SignRequest, signer: Signer) -> bytes:
     }
     if request.signing_agent:
         header[notary.H_SIGNING_AGENT] = request.signing_agent
+    token = request.timestamp(signature, spec.hashlib_name)
+    if token is not None:
+        header[notary.H_TIMESTAMP] = b64std(token)
     envelope = {
         "payload": payload,
         "protected": protected,

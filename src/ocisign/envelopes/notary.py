@@ -97,6 +97,15 @@ class SignRequest:
     # go into ``crit``
     extended_attributes: dict[str, Any] = field(default_factory=dict)
     extended_critical: tuple[str, ...] = ()
+    # RFC 3161: (primitive signature, hashlib name of the key spec) -> DER TimeStampToken,
+    # stored unsigned (notary.x509 only)
+    timestamper: Callable[[bytes, str], bytes] | None = None
+
+    def timestamp(self, signature: bytes, hash_name: str) -> bytes | None:
+        """The token over ``signature`` when timestamping is asked for (notary.x509)."""
+        if self.timestamper is None or self.signing_scheme != SCHEME_X509:
+            return None
+        return self.timestamper(signature, hash_name)
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from ocisign.batch import Status
+from ocisign.config import paths
 from ocisign.config.keystore import KeyStore
 from ocisign.envelopes.notary import THUMBPRINT_ANNOTATION, media_type_of, thumbprints
 from ocisign.errors import OcisignError, PluginError, UsageError
 from ocisign.formats import SignatureFormat, SignOptions, SignResult, Warn
 from ocisign.keys.pem import load_certificates, load_private_key
 from ocisign.keys.pkcs11_uri import is_pkcs11_ref
+from ocisign.notary import revocation, timestamp
 from ocisign.notary.read import read_notary_signature
 from ocisign.notary.sign import add_user_metadata, sign_descriptor
 from ocisign.oci import EMPTY_JSON, NOTARY_SIGNATURE, OCI_MANIFEST, Descriptor
@@ -64,6 +67,17 @@ def load_signer(options: SignOptions) -> tuple[Signer | EnvelopeSigner, str]:
     return LocalSigner(key, load_certificates(entry.cert_path)), entry.name
 
 
+def _timestamper(options: SignOptions, warn: Warn) -> Callable[[bytes, str], bytes] | None:
+    """``--timestamp-url``: countersign each signature at the TSA, checked against the root."""
+    if not options.timestamp_url or options.timestamp_root_cert is None:
+        return None
+    root = timestamp.load_root(str(options.timestamp_root_cert))
+    url = options.timestamp_url
+    checks = revocation.Options(cache_dir=paths.crl_cache_dir(), warn=warn)
+    return lambda signature, hash_name: timestamp.request_token(
+        url, signature, hash_name, root, checks)
+
+
 class NotaryAttacher:
     """Signs targets with one signer in one envelope format; thread-safe, one per run."""
 
@@ -74,6 +88,7 @@ class NotaryAttacher:
         self.options = options
         self.warn = warn
         self.media_type = media_type_of(fmt)
+        self.timestamper = _timestamper(options, warn)
         self.signer, self.key_label = load_signer(options)
         self._thumbprint = self._known_thumbprint()
         self._lock = threading.Lock()
@@ -107,6 +122,7 @@ class NotaryAttacher:
         signed = sign_descriptor(
             desc, self.signer, envelope_format=self.format,
             expiry=self.options.expiry or None, user_metadata=self.options.user_metadata,
+            timestamper=self.timestamper,
         )
         if thumb is None:
             with self._lock:
@@ -159,6 +175,8 @@ class NotaryAttacher:
                 continue
             if parsed.expiry is not None and parsed.expiry <= datetime.now(UTC):
                 continue
+            if self.timestamper is not None and not parsed.timestamp_token:
+                continue  # --timestamp-url asks for a timestamped signature
             annotations = signed.get("annotations") or {}
             if any(annotations.get(k) != v for k, v in self.options.user_metadata.items()):
                 continue

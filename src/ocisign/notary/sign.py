@@ -7,7 +7,7 @@ manifest. Pure: no network, no registry.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -76,12 +76,14 @@ def sign_descriptor(
     user_metadata: Mapping[str, str] | None = None,
     now: datetime | None = None,
     signing_agent: str | None = None,
+    timestamper: Callable[[bytes, str], bytes] | None = None,
 ) -> SignedEnvelope:
     """Sign ``target`` and return the envelope and its signature manifest (not pushed).
 
     Raises UsageError (bad metadata/expiry), SignatureError/VerificationError (the
     envelope does not check out), CertificateError (the chain breaks §3 at signing time),
-    PluginError (plugin failures).
+    PluginError (plugin failures). ``timestamper`` (signature, hash name) -> RFC 3161
+    token countersigns the signature (notary.x509; not with envelope plugins).
     """
     media_type = media_type_of(envelope_format)
     signed_target = add_user_metadata(target, user_metadata or {})
@@ -91,12 +93,18 @@ def sign_descriptor(
     expires = signing_time + expiry if expiry else None
     extra: dict[str, str] = {}
     if isinstance(signer, EnvelopeSigner):
+        if timestamper is not None:
+            raise UsageError(
+                f"plugin {signer.name!r} generates whole envelopes, which ocisign does not "
+                "timestamp",
+                hint="sign without --timestamp-url, or with a key the plugin signs with")
         payload = build_payload(signed_target, envelope_format)
         seconds = int(expiry.total_seconds()) if expiry else None
         envelope, extra = signer.generate_envelope(payload, media_type, seconds)
     else:
         agent = signing_agent or f"ocisign/{__version__}{signer.signing_agent_suffix}"
-        request = SignRequest(signed_target, signing_time, expires, agent)
+        request = SignRequest(signed_target, signing_time, expires, agent,
+                              timestamper=timestamper)
         envelope = build_envelope(media_type, request, signer)
         payload = build_payload(signed_target, envelope_format)
     try:

@@ -13,15 +13,26 @@ notation-go's ``verifyTimestamp`` (via tspclient-go):
    ``tsa`` trust store, every link valid at genTime;
 4. the TSA certificate's EKU is critical and only ``timeStamping``.
 
-Not checked: the ESSCertID signing-certificate attribute and the revocation status of
-the TSA chain (offline).
+The TSA chain's revocation is checked by the caller (:mod:`ocisign.notary.revocation`).
+Not checked: the ESSCertID signing-certificate attribute.
+
+:func:`request_token` is the signing side (notation-core-go ``internal/timestamp``): an
+RFC 3161 request over the primitive signature (hash of the key spec, a nonce, certReq)
+POSTed to the TSA, the response's status and nonce checked, then the token by
+:func:`verify` (imprint, signature, chain to the given root, EKU timeStamping).
+``rfc3161-client`` builds the SHA-256/512 requests; it builds no SHA-384 request (encoded
+here), and it parses strict DER only: it refuses the tokens of OpenSSL's TSA and of the
+TSAs in notation's vectors (their certificate SETs are not in DER order, which Go and
+OpenSSL accept), so responses and tokens are read by the walker below.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -30,7 +41,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from ocisign.errors import VerificationError
+from ocisign.config.truststore import read_certificates
+from ocisign.errors import SignatureError, VerificationError
+from ocisign.keys.codesigning import is_self_signed
+from ocisign.notary import revocation
+from ocisign.util import der
 
 OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
 OID_TST_INFO = "1.2.840.113549.1.9.16.1.4"
@@ -126,6 +141,7 @@ class TimestampInfo:
     gen_time: datetime
     accuracy: timedelta
     tsa_chain: list[x509.Certificate]
+    nonce: int | None = None
 
     @property
     def earliest(self) -> datetime:
@@ -275,6 +291,8 @@ def _verify(token: bytes, signature: bytes, roots: list[x509.Certificate]) -> Ti
             )
         gen_time = _gentime(tst[4])
         accuracy = next((_accuracy(n) for n in tst[5:] if n.tag == 0x30), timedelta())
+        nonce = next((int.from_bytes(n.content, "big", signed=True) for n in tst[5:]
+                      if n.tag == 0x02), None)
         # SignerInfo: version, sid, digestAlgorithm, [0] signedAttrs, sigAlg, signature
         sid, digest_oid = si[1], _oid(si[2].children()[0])
         attrs = next((n for n in si[3:] if n.tag == 0xA0), None)
@@ -300,7 +318,7 @@ def _verify(token: bytes, signature: bytes, roots: list[x509.Certificate]) -> Ti
     )
     chain = _tsa_chain(signer, certs, roots, gen_time)
     _check_tsa_leaf(signer)
-    return TimestampInfo(gen_time, accuracy, chain)
+    return TimestampInfo(gen_time, accuracy, chain, nonce)
 
 
 def _find_signer(sid: _Node, certs: list[x509.Certificate]) -> x509.Certificate:
@@ -322,3 +340,89 @@ def _find_signer(sid: _Node, certs: list[x509.Certificate]) -> x509.Certificate:
         "failed to verify the timestamp countersignature with error: the TSA signing "
         "certificate is not in the token"
     )
+
+
+TSA_TIMEOUT = 15.0  # notation sign's timestamping timeout
+MAX_RESPONSE = 1024 * 1024
+_SHA_OIDS = {v: k for k, v in _HASHES.items()}
+
+
+def build_request(data: bytes, hash_name: str) -> tuple[bytes, int]:
+    """A DER TimeStampReq (v1, imprint of ``data``, a 64-bit nonce, certReq) and its nonce."""
+    if hash_name in ("sha256", "sha512"):
+        from rfc3161_client import HashAlgorithm, TimestampRequestBuilder
+
+        algorithm = HashAlgorithm.SHA256 if hash_name == "sha256" else HashAlgorithm.SHA512
+        request = TimestampRequestBuilder(data, algorithm, nonce=True, cert_req=True).build()
+        assert request.nonce is not None
+        return request.as_bytes(), request.nonce
+    nonce = int.from_bytes(os.urandom(8), "big")
+    algorithm_id = der.tlv(0x30, der.oid(_SHA_OIDS[hash_name]) + b"\x05\x00")
+    imprint = der.tlv(0x30, algorithm_id + der.tlv(0x04, hashlib.new(hash_name, data).digest()))
+    body = der.integer(1) + imprint + der.integer(nonce) + b"\x01\x01\xff"
+    return der.tlv(0x30, body), nonce
+
+
+def load_root(path: str) -> x509.Certificate:
+    """``--timestamp-root-cert``: exactly one self-signed certificate, PEM or DER."""
+    try:
+        certs = read_certificates(Path(path))
+    except (OSError, ValueError) as exc:
+        raise SignatureError(f"failed to read {path!r}: {exc}") from None
+    expect = "Expecting single x509 root certificate in PEM or DER format from the file"
+    if not certs:
+        raise SignatureError(f'cannot find any certificate from "{path}". {expect}')
+    if len(certs) > 1:
+        raise SignatureError(f'found more than one certificates from "{path}". {expect}')
+    if not is_self_signed(certs[0]):
+        raise SignatureError(f'certificate from "{path}" is not a root certificate. {expect}')
+    return certs[0]
+
+
+def _tsa_error(detail: str) -> SignatureError:
+    return SignatureError(
+        f"timestamp: {detail}",
+        hint="check --timestamp-url and that --timestamp-root-cert is the TSA's root",
+    )
+
+
+def request_token(
+    url: str,
+    signature: bytes,
+    hash_name: str,
+    root: x509.Certificate,
+    options: revocation.Options,
+    timeout: float = TSA_TIMEOUT,
+) -> bytes:
+    """Timestamp ``signature`` at ``url``; the checked DER TimeStampToken (SignatureError)."""
+    query, nonce = build_request(signature, hash_name)
+    try:
+        body = revocation.fetch(url, timeout, MAX_RESPONSE, "timestamping", query,
+                                "application/timestamp-query")
+    except revocation.FetchError as exc:
+        raise _tsa_error(f"failed to get a timestamp from {url}: {exc}") from None
+    try:
+        parts = _parse(body).children()
+        status = int.from_bytes(parts[0].children()[0].content, "big")
+    except (IndexError, VerificationError):
+        raise _tsa_error(f"malformed timestamp response from {url}") from None
+    if status not in (0, 1) or len(parts) < 2:  # granted, grantedWithMods
+        raise _tsa_error(f"invalid timestamp response from {url}: the TSA refused the request "
+                         f"(PKIStatus {status})")
+    token = parts[1].raw
+    try:
+        info = verify(token, signature, [root])
+    except VerificationError as exc:
+        raise _tsa_error(f"invalid timestamp response from {url}: {exc.message}") from None
+    if info.nonce != nonce:
+        raise _tsa_error(f"invalid timestamp response from {url}: the nonce does not match "
+                         "the request")
+    try:
+        results = revocation.check_chain(info.tsa_chain, options)
+    except revocation.ChainError as exc:
+        raise _tsa_error("failed to validate the revocation status of timestamping "
+                         f"certificate chain with error: {exc}") from None
+    problem = revocation.describe(results, "timestamping", topmost_unknown=True)
+    if problem:
+        raise _tsa_error(problem)
+    return token

@@ -14,6 +14,7 @@ Every time-dependent decision uses the injected ``now``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,8 +22,8 @@ from typing import TYPE_CHECKING, Required, TypedDict, Unpack
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import AuthorityInformationAccessOID
 
+from ocisign.config import paths
 from ocisign.config.trustpolicy import Action, TrustPolicyStatement, x509_identities
 from ocisign.config.truststore import load_store
 from ocisign.envelopes.notary import (
@@ -34,14 +35,14 @@ from ocisign.envelopes.notary import (
 )
 from ocisign.errors import ConfigError, OcisignError
 from ocisign.keys.codesigning import validate_signing_chain
-from ocisign.notary import timestamp
+from ocisign.notary import revocation, timestamp
+from ocisign.notary.revocation import CertResult
 
 if TYPE_CHECKING:
     from ocisign.oci import Descriptor
 
 StoreLoader = Callable[[str], "list[x509.Certificate]"]
 
-REVOCATION_NOTICE = "revocation not checked (offline)"
 _GO_TIME = "%a, %d %b %Y %H:%M:%S %z"  # Go's time.RFC1123Z, as notation prints times
 # Go's pkix.Name.String() short names; others are keyed by their dotted OID.
 _RDN_NAMES = {
@@ -76,8 +77,10 @@ class NotaryOutcome:
     level: str
     results: list[CheckResult] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # failures of "log" checks
-    notices: list[str] = field(default_factory=list)  # e.g. REVOCATION_NOTICE, skip message
+    notices: list[str] = field(default_factory=list)  # e.g. the skip message
     failure: str = ""  # notation's wording, e.g. "expiry validation failed. Failure reason: ..."
+    revocation: list[CertResult] = field(default_factory=list)  # signing chain
+    tsa_revocation: list[CertResult] = field(default_factory=list)  # TSA chain
     signer: str = ""  # leaf subject, RFC 4514
     signing_time: datetime | None = None
     skipped: bool = False
@@ -223,6 +226,8 @@ def _timestamp_error(
     statement: TrustPolicyStatement,
     stores: StoreLoader,
     now: datetime,
+    checks: revocation.Options,
+    tsa_results: list[revocation.CertResult],
 ) -> str | None:
     chain = envelope.cert_chain
     if envelope.signing_scheme == SCHEME_SIGNING_AUTHORITY:
@@ -252,37 +257,33 @@ def _timestamp_error(
         except ConfigError as exc:
             return f"failed to load tsa trust store with error: {exc.message}"
     try:
-        earliest, latest = timestamp.verify_token(
-            envelope.timestamp_token, envelope.signature, roots
-        )
+        info = timestamp.verify(envelope.timestamp_token, envelope.signature, roots)
     except OcisignError as exc:
         return exc.message
-    return _validity_error(chain, earliest, latest, "timestamp can be")
+    err = _validity_error(chain, info.earliest, info.latest, "timestamp can be")
+    if err:
+        return err
+    # notation-go verifyTimestamp step 5: the TSA chain's revocation status
+    try:
+        tsa_results.extend(revocation.check_chain(info.tsa_chain, checks))
+    except revocation.ChainError as exc:
+        return f"failed to check timestamping certificate chain revocation with error: {exc}"
+    return revocation.describe(tsa_results, "timestamping")
 
 
-def _revocation_error(chain: list[x509.Certificate], notices: list[str]) -> str | None:
-    """Offline: a cert naming OCSP/CRL endpoints has an unknown status (as notation when
-    it cannot reach them); a cert naming none is not revocable, which notation treats as good."""
-    for cert in chain:
-        has_url = False
-        try:
-            aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
-            has_url = any(d.access_method == AuthorityInformationAccessOID.OCSP for d in aia)
-        except x509.ExtensionNotFound:
-            pass
-        try:
-            cert.extensions.get_extension_for_class(x509.CRLDistributionPoints)
-            has_url = True
-        except x509.ExtensionNotFound:
-            pass
-        if has_url:
-            if REVOCATION_NOTICE not in notices:
-                notices.append(REVOCATION_NOTICE)
-            return (
-                f'signing certificate with subject "{_subject(cert)}" revocation status is '
-                "unknown (OCSP/CRL cannot be checked offline)"
-            )
-    return None
+def _revocation_error(
+    envelope: ParsedEnvelope, checks: revocation.Options, results: list[revocation.CertResult]
+) -> str | None:
+    """notation-go ``verifyRevocation``: OCSP, then CRL, per certificate of the chain; the
+    authentic signing time (signingAuthority scheme) lets an invalidityDate after it pass."""
+    signing_time = None
+    if envelope.signing_scheme == SCHEME_SIGNING_AUTHORITY and envelope.authentic_signing_time:
+        signing_time = _utc(envelope.authentic_signing_time)
+    try:
+        results.extend(revocation.check_chain(list(envelope.cert_chain), checks, signing_time))
+    except revocation.ChainError as exc:
+        return f"unable to check revocation status, err: {exc}"
+    return revocation.describe(results)
 
 
 class _Run:
@@ -322,9 +323,19 @@ def verify_notary(
     now: datetime | None = None,
     user_metadata: Mapping[str, str] | None = None,
     reference: str = "",
+    revocation_options: revocation.Options | None = None,
 ) -> NotaryOutcome:
-    """Decide whether one parsed (integrity-checked) envelope is trusted for ``target``."""
+    """Decide whether one parsed (integrity-checked) envelope is trusted for ``target``.
+
+    ``revocation_options`` (default: notation's timeouts, the CRL cache under
+    :func:`ocisign.config.paths.crl_cache_dir`, the clock at ``now``).
+    """
     now = _utc(now or datetime.now(UTC))
+    checks = revocation_options or revocation.Options(cache_dir=paths.crl_cache_dir())
+    if checks.now is None:
+        checks = dataclasses.replace(checks, now=now)
+    chain_results: list[revocation.CertResult] = []
+    tsa_results: list[revocation.CertResult] = []
     ref = reference or target.digest
     leaf = envelope.cert_chain[0] if envelope.cert_chain else None
     signer = _subject(leaf) if leaf is not None else ""
@@ -356,6 +367,8 @@ def verify_notary(
             failure=run.failure,
             signer=signer,
             signing_time=signed_at,
+            revocation=chain_results,
+            tsa_revocation=tsa_results,
         )
 
     # integrity: the parser verified the signature; the chain rules are checked here.
@@ -393,13 +406,14 @@ def verify_notary(
     if run.record("expiry", "expiry", err):
         return outcome()
 
-    err = _timestamp_error(envelope, statement, stores, now)
+    err = _timestamp_error(envelope, statement, stores, now, checks, tsa_results)
     if run.record("authenticTimestamp", "authenticTimestamp", err):
         return outcome()
 
     if actions["revocation"] == "skip":
         run.results.append(CheckResult("revocation", "skip", True, "skipped by the trust policy"))
-    elif run.record("revocation", "revocation", _revocation_error(envelope.cert_chain, notices)):
+    elif run.record("revocation", "revocation",
+                    _revocation_error(envelope, checks, chain_results)):
         return outcome()
 
     signed = envelope.target
@@ -444,6 +458,7 @@ class TrustOptions(TypedDict, total=False):
     now: datetime | None
     user_metadata: Mapping[str, str] | None
     reference: str
+    revocation_options: revocation.Options | None
 
 
 def verify_any(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ocisign.batch import Status
+from ocisign.config import paths
 from ocisign.config.trustpolicy import (
     TrustPolicyDocument,
     TrustPolicyStatement,
@@ -21,17 +22,14 @@ from ocisign.config.truststore import store_loader
 from ocisign.envelopes.notary import ParsedEnvelope, codec_for
 from ocisign.errors import MALFORMED, OcisignError, UsageError, VerificationError
 from ocisign.formats import Check, ImageResult, SignatureFormat, ValidateRequest
+from ocisign.notary import revocation
 from ocisign.notary.read import read_notary_signature
-from ocisign.notary.trust import no_signature_message, verify_any
+from ocisign.notary.trust import NotaryOutcome, no_signature_message, verify_any
 from ocisign.oci import INDEX_TYPES, NOTARY_SIGNATURE
 from ocisign.registry.store import Store
 from ocisign.resolve.targets import Resolved, Target
 
 KIND = "notation"
-OFFLINE_REVOCATION = (
-    "revocation not checked (offline): OCSP responders and CRL distribution points are "
-    "not contacted; a revoked signing certificate is not detected"
-)
 
 
 class NotaryChecker:
@@ -45,6 +43,9 @@ class NotaryChecker:
         self.policy = policy
         self.expands_index = request.notation_platforms
         self.stores = store_loader(request.trust_store)
+        self._cache_warnings: list[str] = []
+        self.revocation = revocation.Options(cache_dir=paths.crl_cache_dir(),
+                                             warn=self._cache_warnings.append)
 
     def targets(self, resolved: Resolved) -> Sequence[Target]:
         """What the reference names (as notation does), or every platform with -a/--os."""
@@ -73,8 +74,6 @@ class NotaryChecker:
         if statement.level != "skip" and total == 0:
             result.detail = no_signature_message(display)
             return Check(False, result)
-        if statement.level != "skip":
-            result.run_notices.append(OFFLINE_REVOCATION)
         verdict = verify_any(
             items,
             target=target.descriptor,
@@ -84,11 +83,17 @@ class NotaryChecker:
             user_metadata=req.user_metadata,
             reference=display,
             max_signatures=req.max_signatures,
+            revocation_options=self.revocation,
         )
+        result.run_notices.extend(self._cache_warnings)
         for failed in verdict.failures:
             result.warnings.extend(failed.warnings)
         outcome = verdict.outcome
         unenforced = _unenforced(statement)
+        judged = outcome if verdict.passed else next(
+            (f for f in verdict.failures if f.revocation or f.tsa_revocation), None)
+        if judged is not None:
+            _fill_revocation(result, judged)
         if verdict.passed and outcome is not None:
             result.status, result.error_kind = Status.PASSED, ""
             result.warnings = list(outcome.warnings)
@@ -113,7 +118,7 @@ class NotaryChecker:
         """Parsed envelopes (or why each failed) of the first ``max_signatures``
         signatures, plus one marker when there are more; and how many were listed."""
         limit = self.request.max_signatures
-        listed = store.referrers(digest, NOTARY_SIGNATURE)
+        listed = store.referrers(digest, NOTARY_SIGNATURE, limit + 1)  # one more: "over"
         items: list[ParsedEnvelope | OcisignError] = [
             read_notary_signature(store, desc.digest, desc.size) for desc in listed[:limit]
         ]
@@ -135,6 +140,18 @@ def _unenforced(statement: TrustPolicyStatement) -> str:
         f"{statement.level}) {what}, which never satisfies --type any on its own (sign with "
         "a key the policy trusts, or require a kind with --type)"
     )
+
+
+def _fill_revocation(result: ImageResult, outcome: NotaryOutcome) -> None:
+    """Per certificate: the chain, method and result (JSON), one verbose line each."""
+    for chain, items in (("signing", outcome.revocation),
+                         ("timestamping", outcome.tsa_revocation)):
+        for item in items:
+            result.revocation.append({"chain": chain, **item.to_json()})
+            result.messages.append(
+                f"revocation ({chain}): {item.subject}: {item.result.value} via {item.method}"
+                + "".join(f"; {s.method} {s.server}: {s.error or s.result.value}"
+                          for s in item.servers))
 
 
 def _fill_from_envelope(

@@ -54,7 +54,8 @@ def open_store(
 def run_client(
     options: RegistryOptions | None, *, oci_layout: bool = False
 ) -> Iterator[RegistryClient | None]:
-    """One client shared by a run's workers (None for OCI layouts), closed at the end."""
+    """One client shared by a run's workers (None for OCI layouts); at the end of the run
+    its appends are reconciled (``RegistryClient.reconcile``) and it is closed."""
     if oci_layout:
         yield None
         return
@@ -63,5 +64,6 @@ def run_client(
     client = RegistryClient(options)
     try:
         yield client
+        client.reconcile()  # concurrent writers: re-append what they dropped
     finally:
         client.close()

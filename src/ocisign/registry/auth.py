@@ -272,11 +272,20 @@ def merge_scopes(scopes: list[str]) -> list[str]:
     return [f"{resource}:{','.join(sorted(actions))}" for resource, actions in merged.items()]
 
 
-def may_send_credentials(registry_host: str, realm: str) -> bool:
-    """Credentials go to a token realm only over https or on the registry's own host."""
-    parts = urlsplit(realm)
-    if parts.scheme == "https":
-        return True
-    realm_host = (parts.hostname or "").lower()
-    own = urlsplit(f"//{registry_host}").hostname or ""
-    return realm_host == own.lower()
+def origin(url: str) -> tuple[str, str, int]:
+    """The (scheme, host, port) of ``url``, default ports filled in."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = 443 if scheme == "https" else 80
+    return scheme, (parts.hostname or "").lower(), port or default
+
+
+def may_send_credentials(registry_url: str, realm: str) -> bool:
+    """Credentials go to a token realm over https, or to the registry's own origin
+    (scheme, host and port); never over plain HTTP to another origin."""
+    realm_origin = origin(realm)
+    return realm_origin[0] == "https" or realm_origin == origin(registry_url)

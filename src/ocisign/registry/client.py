@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-from ocisign.errors import DigestMismatchError, NotFoundError, RegistryError
+from ocisign.errors import DigestMismatchError, NetworkError, NotFoundError, RegistryError
 from ocisign.oci import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
@@ -24,12 +26,16 @@ from ocisign.oci import (
 from ocisign.oci.reference import Reference, parse_reference
 from ocisign.registry.store import (
     MAX_MANIFEST_BYTES,
+    MAX_REFERRERS,
     REFERRERS_API,
     TAG_SCHEMA,
     Manifest,
     ReferrerPush,
     RegistryOptions,
     build_index,
+    load_json_object,
+    malformed,
+    parse_descriptors,
     parse_manifest_bytes,
     referrers_tag,
 )
@@ -40,6 +46,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+BLOB_RACE_ATTEMPTS = 3  # manifest PUTs refused while a referenced blob is being committed
+INDEX_ATTEMPTS = 5  # merges of one referrers-index append when other writers replace it
+UPLOAD_SESSIONS = 3  # a failed upload starts again in a fresh session, this many times in all
+MAX_PAGES = 100  # pages of one paginated listing (tags, referrers)
 MANIFEST_ACCEPT = ", ".join((OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST, DOCKER_SCHEMA1))
 
 _subject_locks: dict[tuple[str, str, str], threading.Lock] = {}
@@ -63,12 +73,44 @@ class RegistryClient:
         self.transport = Transport(self.options)
         self._no_referrers_api: set[tuple[str, str]] = set()
         self._monolithic_post: dict[str, bool] = {}
+        self._appended: list[tuple[RegistryStore, str, Descriptor]] = []  # referrers we indexed
+        self._checks: list[Callable[[], object]] = []  # Store.after_run callbacks
         self._lock = threading.Lock()
 
     def store(self, reference: Reference | str) -> RegistryStore:
         """The RegistryStore for the repository of ``reference``."""
         ref = parse_reference(reference) if isinstance(reference, str) else reference
         return RegistryStore(self, ref.api_host, ref.repository, ref.registry)
+
+    def reconcile(self) -> int:
+        """The end-of-batch pass: run the ``after_run`` checks, re-read every referrers index
+        this client appended to and append again each of its entries another writer dropped.
+        Returns how many were restored."""
+        with self._lock:
+            appended, self._appended = self._appended, []
+            checks, self._checks = self._checks, []
+        restored = 0
+        for check in checks:
+            try:
+                restored += bool(check())
+            except RegistryError as exc:
+                log.warning("reconciliation after the run failed: %s", exc.message)
+        for store, subject, entry in appended:
+            try:
+                index = store.fetch_manifest(referrers_tag(subject)).manifests
+            except NotFoundError:
+                index = []
+            if any(d.digest == entry.digest for d in index):
+                continue
+            log.warning("%s@%s: signature %s was dropped by another writer; indexing it again",
+                        store.name, subject, entry.digest)
+            try:
+                store._index_referrer(subject, entry)
+                restored += 1
+            except RegistryError as exc:
+                log.warning("%s@%s: could not index %s again: %s", store.name, subject,
+                            entry.digest, exc.message)
+        return restored
 
     def close(self) -> None:
         self.transport.close()
@@ -97,12 +139,10 @@ class RegistryStore:
 
     # -- manifests ---------------------------------------------------------------------
 
-    def _manifest(
-        self, method: str, reference: str, what: str, max_bytes: int | None = None
-    ) -> requests.Response:
+    def _manifest(self, method: str, reference: str, what: str) -> requests.Response:
         return self.client.transport.request(
             method, self.host, self._path("manifests", reference), scopes=self._pull,
-            headers={"Accept": MANIFEST_ACCEPT}, what=what, max_bytes=max_bytes,
+            headers={"Accept": MANIFEST_ACCEPT}, what=what,
         )
 
     def resolve(self, reference: str) -> Descriptor:
@@ -119,7 +159,7 @@ class RegistryStore:
 
     def fetch_manifest(self, reference: str) -> Manifest:
         what = f"get manifest {self.name}{'@' if is_digest(reference) else ':'}{reference}"
-        response = self._manifest("GET", reference, what, max_bytes=MAX_MANIFEST_BYTES)
+        response = self._manifest("GET", reference, what)
         raw = response.content
         if len(raw) > MAX_MANIFEST_BYTES:
             raise RegistryError(f"manifest {self.name}:{reference} is larger than 4 MiB")
@@ -142,17 +182,26 @@ class RegistryStore:
         self, data: bytes, media_type: str, tag: str | None
     ) -> tuple[Descriptor, bool]:
         digest = sha256_digest(data)
-        response = self.client.transport.request(
-            "PUT",
-            self.host,
-            self._path("manifests", tag or digest),
-            scopes=self._push,
-            headers={"Content-Type": media_type},
-            data=data,
-            ok=(200, 201, 202),
-            retry_safe=True,
-            what=f"push manifest {self.name}:{tag or digest}",
-        )
+        for attempt in range(BLOB_RACE_ATTEMPTS):
+            try:
+                response = self.client.transport.request(
+                    "PUT",
+                    self.host,
+                    self._path("manifests", tag or digest),
+                    scopes=self._push,
+                    headers={"Content-Type": media_type},
+                    data=data,
+                    ok=(200, 201, 202),
+                    retry_safe=True,
+                    what=f"push manifest {self.name}:{tag or digest}",
+                )
+                break
+            except RegistryError as exc:
+                # distribution answers DIGEST_INVALID for a manifest whose blob another
+                # writer is committing at the same moment; our bytes and digest are right
+                if "DIGEST_INVALID" not in exc.message or attempt == BLOB_RACE_ATTEMPTS - 1:
+                    raise
+                time.sleep(self.client.options.backoff * 2**attempt)
         answered = response.headers.get("Docker-Content-Digest", "")
         if answered and answered != digest:
             raise DigestMismatchError(
@@ -170,26 +219,48 @@ class RegistryStore:
             self._path("manifests", digest),
             scopes=self._delete,
             ok=(200, 202),
+            ok_on_retry=(404,),  # the first answer was lost: it was deleted then
             what=f"delete {self.name}@{digest}",
         )
 
-    def list_tags(self, page_size: int | None = None) -> list[str]:
-        """All tags, following ``Link`` pagination."""
-        tags: list[str] = []
-        path = f"/v2/{self.repository}/tags/list"
-        params: dict[str, str] | None = {"n": str(page_size)} if page_size else None
-        while True:
+    def _pages(
+        self, path: str, params: dict[str, str] | None, what: str, **kwargs: Any
+    ) -> Iterator[requests.Response]:
+        """The answers of a ``Link: rel="next"`` paginated listing, at most MAX_PAGES of
+        them, on this registry only; a next link already followed ends it."""
+        seen: set[str] = set()
+        for _ in range(MAX_PAGES):
             response = self.client.transport.request(
-                "GET", self.host, path, scopes=self._pull, params=params,
-                what=f"list tags of {self.name}",
+                "GET", self.host, path, scopes=self._pull, params=params, what=what, **kwargs
             )
-            tags.extend(response.json().get("tags") or [])
+            yield response
             link = response.links.get("next", {}).get("url")
             if not link:
-                return tags
+                return
             nxt = urlsplit(urljoin(f"http://{self.host}{path}", link))
-            path = nxt.path
-            params = {k: v[-1] for k, v in parse_qs(nxt.query).items()}
+            path, params = nxt.path, {k: v[-1] for k, v in parse_qs(nxt.query).items()}
+            key = f"{path}?{sorted(params.items())}"
+            if key in seen:
+                log.warning("%s: the registry's next page repeats an earlier one; stopped", what)
+                return
+            seen.add(key)
+        log.warning("%s: stopped after %d pages", what, MAX_PAGES)
+
+    def after_run(self, check: Callable[[], object]) -> None:
+        with self.client._lock:
+            self.client._checks.append(check)
+
+    def list_tags(self, page_size: int | None = None) -> list[str]:
+        """All tags, following ``Link`` pagination (capped)."""
+        tags: list[str] = []
+        what = f"list tags of {self.name}"
+        params = {"n": str(page_size)} if page_size else None
+        for response in self._pages(f"/v2/{self.repository}/tags/list", params, what):
+            listed = load_json_object(response.content, what).get("tags") or []
+            if not isinstance(listed, list) or not all(isinstance(t, str) for t in listed):
+                raise malformed(what, "tags", "is not a list of strings")
+            tags.extend(listed)
+        return tags
 
     # -- blobs -------------------------------------------------------------------------
 
@@ -202,7 +273,7 @@ class RegistryStore:
     def fetch_blob(self, digest: str, *, max_bytes: int | None = None) -> bytes:
         response = self.client.transport.request(
             "GET", self.host, self._path("blobs", digest), scopes=self._pull,
-            what=f"get blob {self.name}@{digest}", max_bytes=max_bytes,
+            what=f"get blob {self.name}@{digest}", max_bytes=max_bytes or MAX_MANIFEST_BYTES,
         )
         check_digest(response.content, digest)
         return response.content
@@ -221,6 +292,21 @@ class RegistryStore:
         desc = Descriptor.of(data, media_type)
         if check_exists and self.blob_exists(desc.digest):
             return desc
+        for session in range(1, UPLOAD_SESSIONS + 1):
+            try:
+                self._upload(data, desc)
+                return desc
+            except (NetworkError, NotFoundError) as exc:  # transient, or the session vanished
+                if session == UPLOAD_SESSIONS:
+                    raise
+                log.debug("upload of %s failed (%s); fresh session", desc.digest, exc.message)
+                with contextlib.suppress(RegistryError):
+                    if self.blob_exists(desc.digest):  # the PUT was applied, its answer lost
+                        return desc
+        return desc
+
+    def _upload(self, data: bytes, desc: Descriptor) -> None:
+        """One upload session: a single ``POST ?digest=``, else POST (+ PATCHes) + PUT."""
         transport = self.client.transport
         uploads = f"/v2/{self.repository}/blobs/uploads/"
         what = f"upload blob {desc.digest} to {self.name}"
@@ -233,7 +319,7 @@ class RegistryStore:
             data=data if monolithic else None, ok=(201, 202), retry_safe=True, what=what,
         )
         if response.status_code == 201:
-            return desc
+            return
         if monolithic:
             with self.client._lock:
                 self.client._monolithic_post[self.host] = False
@@ -260,7 +346,6 @@ class RegistryStore:
             headers={"Content-Type": "application/octet-stream"},
             data=body, ok=(201, 204), retry_safe=False, what=what,
         )
-        return desc
 
     def _location(self, response: requests.Response) -> str:
         location = response.headers.get("Location")
@@ -270,11 +355,13 @@ class RegistryStore:
 
     # -- referrers ---------------------------------------------------------------------
 
-    def referrers(self, subject_digest: str, artifact_type: str | None = None) -> list[Descriptor]:
+    def referrers(
+        self, subject_digest: str, artifact_type: str | None = None, limit: int = MAX_REFERRERS
+    ) -> list[Descriptor]:
         key = (self.host, self.repository)
         found: list[Descriptor] | None = None
         if key not in self.client._no_referrers_api:
-            found = self._referrers_api(subject_digest, artifact_type)
+            found = self._referrers_api(subject_digest, artifact_type, limit)
             if found is None:
                 with self.client._lock:
                     self.client._no_referrers_api.add(key)
@@ -286,30 +373,31 @@ class RegistryStore:
             found = index.manifests
         if artifact_type:
             found = [d for d in found if d.artifact_type == artifact_type]
-        return found
+        return found[:limit]
 
     def _referrers_api(
-        self, subject_digest: str, artifact_type: str | None
+        self, subject_digest: str, artifact_type: str | None, limit: int
     ) -> list[Descriptor] | None:
-        """The Referrers API answer (all pages), or None if the registry lacks the API."""
-        path = self._path("referrers", subject_digest)
+        """The Referrers API answer (pages up to ``limit`` entries, each page 4 MiB at
+        most), or None if the registry lacks the API."""
         params = {"artifactType": artifact_type} if artifact_type else None
+        what = f"list referrers of {self.name}@{subject_digest}"
         found: list[Descriptor] = []
-        while True:
-            response = self.client.transport.request(
-                "GET", self.host, path, scopes=self._pull, params=params,
-                headers={"Accept": OCI_INDEX}, ok=(200, 404, 400, 405),
-                what=f"list referrers of {self.name}@{subject_digest}",
-            )
+        for response in self._pages(
+            self._path("referrers", subject_digest), params, what,
+            headers={"Accept": OCI_INDEX}, ok=(200, 404, 400, 405),
+        ):
             content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
             if response.status_code != 200 or content_type != OCI_INDEX:
                 return None
-            found.extend(Descriptor.from_dict(d) for d in response.json().get("manifests") or [])
-            link = response.links.get("next", {}).get("url")
-            if not link:
-                return found
-            nxt = urlsplit(urljoin(f"http://{self.host}{path}", link))
-            path, params = nxt.path, {k: v[-1] for k, v in parse_qs(nxt.query).items()}
+            page = load_json_object(response.content, what).get("manifests")
+            entries = parse_descriptors(page, what, "manifests")  # one page: 4 MiB at most
+            found.extend(d for d in entries
+                         if not artifact_type or d.artifact_type == artifact_type)
+            del found[limit:]
+            if len(found) >= limit:
+                break
+        return found
 
     def push_referrer(
         self, data: bytes, media_type: str, *, force_tag_schema: bool = True
@@ -325,30 +413,62 @@ class RegistryStore:
         return ReferrerPush(desc, TAG_SCHEMA, tuple(warnings))
 
     def _index_referrer(self, subject_digest: str, entry: Descriptor) -> list[str]:
-        """Read-modify-write the ``sha256-<hex>`` index; delete the old one (warn on failure)."""
+        """Append ``entry`` to the ``sha256-<hex>`` index, read it back, delete the old one.
+
+        distribution has no conditional PUT: another writer may replace the index between
+        our read and our write. The read-back (one HEAD; a GET if the digest moved) sees
+        that, and the entry is merged into the newer index again. The append is recorded
+        for the end-of-batch ``RegistryClient.reconcile`` pass.
+        """
         tag = referrers_tag(subject_digest)
         with _subject_lock(self.host, self.repository, subject_digest):
-            try:
-                old: Manifest | None = self.fetch_manifest(tag)
-            except NotFoundError:
-                old = None
-            entries = old.manifests if old else []
-            if any(d.digest == entry.digest for d in entries):
-                return []
-            new = build_index([*entries, entry])
-            self.push_manifest(new, OCI_INDEX, tag)
-            if old is None or old.digest == sha256_digest(new):
-                return []
-            try:
-                self.delete_manifest(old.digest)
-            except RegistryError as exc:
-                message = (
-                    f"could not delete the old referrers index {old.digest} of {self.name}: "
-                    f"{exc.message}; the registry may need garbage collection"
+            for _ in range(INDEX_ATTEMPTS):
+                try:
+                    old: Manifest | None = self.fetch_manifest(tag)
+                except NotFoundError:
+                    old = None
+                entries = old.manifests if old else []
+                if any(d.digest == entry.digest for d in entries):
+                    break
+                new = build_index([*entries, entry])
+                pushed = self.push_manifest(new, OCI_INDEX, tag)
+                if not self._lists(tag, pushed.digest, entry.digest):
+                    log.debug("%s:%s was replaced by another writer; merging again",
+                              self.name, tag)
+                    continue
+                with self.client._lock:
+                    self.client._appended.append((self, subject_digest, entry))
+                if old is None or old.digest == pushed.digest:
+                    return []
+                return self._delete_old_index(old.digest)
+            else:
+                raise RegistryError(
+                    f"{self.name}: the referrers index {tag} was replaced by other writers "
+                    f"{INDEX_ATTEMPTS} times in a row",
+                    "another tool is signing the same image right now; run again when it is done",
                 )
-                log.warning("%s", message)
-                return [message]
-            return []
+        return []
+
+    def _lists(self, tag: str, pushed: str, entry: str) -> bool:
+        """Read back: ``tag`` is still our index, or a newer one that lists ``entry``."""
+        try:
+            if self.resolve(tag).digest == pushed:
+                return True
+            return any(d.digest == entry for d in self.fetch_manifest(tag).manifests)
+        except NotFoundError:
+            return False
+
+    def _delete_old_index(self, digest: str) -> list[str]:
+        try:
+            self.delete_manifest(digest)
+        except RegistryError as exc:
+            message = (
+                f"could not delete the old referrers index {digest} of {self.name}: "
+                f"{exc.message}; the registry may need garbage collection"
+            )
+            log.warning("%s", message)
+            return [message]
+        return []
 
 
 def _with_digest(location: str, digest: str) -> dict[str, str]:

@@ -4,13 +4,20 @@ Blobs live under ``blobs/<alg>/<hex>``; ``index.json`` lists manifests, tagged w
 ``org.opencontainers.image.ref.name``. Referrers are found by scanning manifests whose
 ``subject`` is the target; pushing a referrer appends an untagged descriptor to
 ``index.json`` (rewritten atomically: tagged entries first, then untagged).
+
+The layout is not trusted: only regular files inside the folder are read (no symlinks,
+FIFOs or devices, no path out of it), each read is capped (4 MiB for manifests and blobs,
+16 MiB for index.json), and malformed JSON fails with the file and the field.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +25,13 @@ from ocisign.errors import DigestMismatchError, NotFoundError, RegistryError, Us
 from ocisign.oci import INDEX_TYPES, OCI_INDEX, Descriptor, check_digest, is_digest, sha256_digest
 from ocisign.registry.store import (
     LAYOUT_INDEX,
+    MALFORMED_HINT,
+    MAX_MANIFEST_BYTES,
+    MAX_REFERRERS,
     Manifest,
     ReferrerPush,
+    load_json_object,
+    parse_descriptors,
     parse_manifest_bytes,
 )
 from ocisign.util.fs import atomic_write
@@ -28,6 +40,51 @@ REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_FILE = b'{"imageLayoutVersion":"1.0.0"}'
 _LOCKS: dict[Path, threading.Lock] = {}  # one index.json writer per directory in this process
 _LOCKS_GUARD = threading.Lock()
+MAX_INDEX_BYTES = 16 * 1024 * 1024
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
+def read_regular_file(path: Path, root: Path, max_bytes: int, what: str) -> bytes:
+    """The bytes of ``path`` if it is a regular file inside ``root`` and at most
+    ``max_bytes`` long; FileNotFoundError if absent, RegistryError for anything else."""
+    _check_inside(path, root)
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            raise FileNotFoundError(str(path)) from exc
+        if exc.errno == errno.ELOOP:
+            raise _refused(path, what, "is a symbolic link") from exc
+        raise RegistryError(f"cannot read {what} {path}: {exc.strerror}") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise _refused(path, what, "is not a regular file")
+        if info.st_size > max_bytes:
+            raise _refused(path, what, f"is larger than {max_bytes} bytes")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(max_bytes + 1)
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise _refused(path, what, f"is larger than {max_bytes} bytes")
+    return data
+
+
+def _check_inside(path: Path, root: Path) -> None:
+    """Refuse a path whose folder resolves outside ``root`` (a symlinked ``blobs/``)."""
+    real_root = os.path.realpath(root)
+    real_dir = os.path.realpath(path.parent)
+    if real_dir != real_root and not real_dir.startswith(real_root.rstrip(os.sep) + os.sep):
+        raise _refused(path, "file", f"leads outside the layout folder (to {real_dir})")
+
+
+def _refused(path: Path, what: str, problem: str) -> RegistryError:
+    return RegistryError(
+        f"OCI layout {what} {path} {problem}; refused",
+        "an OCI layout must hold only regular files inside its folder",
+    )
 
 
 def parse_layout_reference(text: str) -> tuple[Path, str | None, str | None]:
@@ -66,15 +123,11 @@ class LayoutStore:
     def _read_index(self) -> tuple[dict[str, Any], list[Descriptor]]:
         path = self.root / "index.json"
         try:
-            doc = json.loads(path.read_bytes())
+            raw = read_regular_file(path, self.root, MAX_INDEX_BYTES, "index")
         except FileNotFoundError:
             return {"schemaVersion": 2, "mediaType": OCI_INDEX}, []
-        except (OSError, ValueError) as exc:
-            raise RegistryError(f"cannot read {path}: {exc}") from exc
-        if not isinstance(doc, dict):
-            raise RegistryError(f"{path} is not a JSON object")
-        entries = [Descriptor.from_dict(d) for d in doc.get("manifests") or []]
-        return doc, entries
+        doc = load_json_object(raw, str(path))
+        return doc, parse_descriptors(doc.get("manifests"), str(path), "manifests")
 
     def _write_index(self, doc: dict[str, Any], entries: list[Descriptor]) -> None:
         tagged = [d for d in entries if REF_NAME in d.annotations]
@@ -88,21 +141,23 @@ class LayoutStore:
 
     def _blob_path(self, digest: str) -> Path:
         if not is_digest(digest):
-            raise RegistryError(f"not a digest: {digest!r}")
+            raise RegistryError(f"not a digest: {digest!r}", MALFORMED_HINT)
         algo, _, hexpart = digest.partition(":")
-        return self.root / "blobs" / algo / hexpart
+        path = self.root / "blobs" / algo / hexpart
+        _check_inside(path, self.root)
+        return path
 
     def blob_exists(self, digest: str) -> bool:
-        return self._blob_path(digest).is_file()
+        """True for a regular file (a symlink or FIFO is not a blob: reading it fails)."""
+        try:
+            return stat.S_ISREG(os.lstat(self._blob_path(digest)).st_mode)
+        except FileNotFoundError:
+            return False
 
     def fetch_blob(self, digest: str, *, max_bytes: int | None = None) -> bytes:
         path = self._blob_path(digest)
         try:
-            if max_bytes is not None and path.stat().st_size > max_bytes:
-                raise RegistryError(
-                    f"blob {digest} in {self.root} is larger than {max_bytes} bytes"
-                )
-            data = path.read_bytes()
+            data = read_regular_file(path, self.root, max_bytes or MAX_MANIFEST_BYTES, "blob")
         except FileNotFoundError as exc:
             raise NotFoundError(f"blob {digest} not found in OCI layout {self.root}") from exc
         check_digest(data, digest)
@@ -117,6 +172,9 @@ class LayoutStore:
     def mount_blob(self, digest: str, from_repository: str) -> bool:
         return self.blob_exists(digest)  # one blob folder: present here if anywhere
 
+    def after_run(self, check: Callable[[], object]) -> None:
+        """Nothing to reconcile: writers of one layout in this process are serialised."""
+
     # -- manifests ---------------------------------------------------------------------
 
     def resolve(self, reference: str) -> Descriptor:
@@ -129,7 +187,7 @@ class LayoutStore:
         for entry in entries:
             if entry.annotations.get(REF_NAME) == reference:
                 return entry.plain()
-        if not (self.root / "index.json").is_file():
+        if not os.path.lexists(self.root / "index.json"):
             raise NotFoundError(
                 f"{self.root} is not an OCI image layout (it has no index.json)",
                 hint="--oci-layout takes DIR:TAG or DIR@sha256:<digest> of a layout folder",
@@ -186,9 +244,13 @@ class LayoutStore:
                 pending.extend(self.fetch_manifest(desc.digest).manifests)
         return found
 
-    def referrers(self, subject_digest: str, artifact_type: str | None = None) -> list[Descriptor]:
+    def referrers(
+        self, subject_digest: str, artifact_type: str | None = None, limit: int = MAX_REFERRERS
+    ) -> list[Descriptor]:
         result: list[Descriptor] = []
         for desc in self._all_manifests():
+            if len(result) >= limit:
+                break
             if desc.media_type in INDEX_TYPES:
                 continue
             manifest = self.fetch_manifest(desc.digest)

@@ -8,7 +8,7 @@ platform selection over an index (hangar's --arch/--os filter).
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Final, Literal, Protocol, runtime_checkable
@@ -17,6 +17,8 @@ from ocisign.errors import RegistryError, VerificationError
 from ocisign.oci import INDEX_TYPES, MANIFEST_TYPES, Descriptor, Platform, is_digest, sha256_digest
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # the most a manifest, envelope or payload read may be
+MAX_REFERRERS = 10_000  # referrers listed per subject when the caller sets no lower limit
+MALFORMED_HINT = "the registry or OCI layout holds malformed content; it is not trusted"
 REFERRERS_API: Final = "referrers-api"
 TAG_SCHEMA: Final = "tag-schema"
 LAYOUT_INDEX: Final = "oci-layout"
@@ -33,10 +35,12 @@ class RegistryOptions:
     insecure_registries: frozenset[str] = frozenset()  # hosts reached over plain HTTP
     tls_verify: bool = True
     ca_file: str | None = None
-    timeout: float = 30.0
+    timeout: float = 30.0  # per socket read
     connect_timeout: float = 10.0
+    request_timeout: float = 120.0  # total per request, body included (and never past --timeout)
     jobs: int = 8
-    max_retries: int = 3
+    max_retries: int = 5  # repeats per operation ...
+    retry_budget: float = 60.0  # ... and seconds per operation (pauses included)
     backoff: float = 0.25
     max_retry_after: float = 10.0
     chunk_size: int = 5 * 1024 * 1024
@@ -52,13 +56,7 @@ class Manifest:
 
     @cached_property
     def _doc(self) -> dict[str, Any]:
-        try:
-            doc = json.loads(self.raw)
-        except ValueError as exc:
-            raise RegistryError(f"manifest {self.digest} is not valid JSON: {exc}") from exc
-        if not isinstance(doc, dict):
-            raise RegistryError(f"manifest {self.digest} is not a JSON object")
-        return doc
+        return load_json_object(self.raw, f"manifest {self.digest}")
 
     @property
     def descriptor(self) -> Descriptor:
@@ -74,34 +72,38 @@ class Manifest:
         return self.media_type in MANIFEST_TYPES
 
     @property
+    def _where(self) -> str:
+        return f"manifest {self.digest}"
+
+    @property
     def config(self) -> Descriptor | None:
         cfg = self._doc.get("config")
-        return Descriptor.from_dict(cfg) if isinstance(cfg, dict) else None
+        return None if cfg is None else parse_descriptor(cfg, self._where, "config")
 
     @property
     def layers(self) -> list[Descriptor]:
-        return [Descriptor.from_dict(d) for d in self._doc.get("layers") or []]
+        return parse_descriptors(self._doc.get("layers"), self._where, "layers")
 
     @property
     def manifests(self) -> list[Descriptor]:
         """An index's entries (empty for an image manifest)."""
-        return [Descriptor.from_dict(d) for d in self._doc.get("manifests") or []]
+        return parse_descriptors(self._doc.get("manifests"), self._where, "manifests")
 
     @property
     def subject(self) -> Descriptor | None:
         subj = self._doc.get("subject")
-        return Descriptor.from_dict(subj) if isinstance(subj, dict) else None
+        return None if subj is None else parse_descriptor(subj, self._where, "subject")
 
     @property
     def annotations(self) -> dict[str, str]:
-        return {str(k): str(v) for k, v in (self._doc.get("annotations") or {}).items()}
+        return _annotations(self._doc.get("annotations"), self._where, "annotations")
 
     @property
     def artifact_type(self) -> str:
         """``artifactType``, else ``config.mediaType`` (how referrers lists classify it)."""
-        explicit = self._doc.get("artifactType")
+        explicit = _string(self._doc.get("artifactType"), self._where, "artifactType")
         if explicit:
-            return str(explicit)
+            return explicit
         cfg = self.config
         return cfg.media_type if cfg else ""
 
@@ -166,8 +168,16 @@ class Store(Protocol):
 
     def delete_manifest(self, digest: str) -> None: ...
 
-    def referrers(self, subject_digest: str, artifact_type: str | None = None) -> list[Descriptor]:
-        """Manifests whose ``subject`` is ``subject_digest``, optionally of one artifact type."""
+    def after_run(self, check: Callable[[], object]) -> None:
+        """Call ``check`` in the end-of-run reconciliation pass (registries: other writers
+        may have dropped what this run appended; an OCI layout has none: no-op)."""
+        ...
+
+    def referrers(
+        self, subject_digest: str, artifact_type: str | None = None, limit: int = MAX_REFERRERS
+    ) -> list[Descriptor]:
+        """Manifests whose ``subject`` is ``subject_digest``, optionally of one artifact type;
+        at most ``limit`` of them (no more is read or kept)."""
         ...
 
     def push_referrer(
@@ -250,6 +260,73 @@ def build_index(manifests: list[Descriptor], annotations: dict[str, str] | None 
     if annotations:
         doc["annotations"] = annotations
     return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def malformed(where: str, field: str, problem: str) -> RegistryError:
+    """The error for a malformed field of a manifest, index or index.json."""
+    return RegistryError(f"{where}: {field} {problem}", MALFORMED_HINT)
+
+
+def load_json_object(raw: bytes, where: str) -> dict[str, Any]:
+    """``raw`` as a JSON object, or a RegistryError naming ``where`` (deep nesting too)."""
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        problem = "is nested too deeply" if isinstance(exc, RecursionError) else (
+            f"is not valid JSON ({exc})")
+        raise RegistryError(f"{where} {problem}", MALFORMED_HINT) from exc
+    if not isinstance(doc, dict):
+        raise RegistryError(f"{where} is not a JSON object", MALFORMED_HINT)
+    return doc
+
+
+def _string(value: Any, where: str, field: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise malformed(where, field, "is not a string")
+    return value
+
+
+def _annotations(value: Any, where: str, field: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise malformed(where, field, "is not an object of strings")
+    return dict(value)
+
+
+def parse_descriptor(value: Any, where: str, field: str) -> Descriptor:
+    """A descriptor checked field by field (digest, size, strings, annotations, platform)."""
+    if not isinstance(value, dict):
+        raise malformed(where, field, "is not an object")
+    digest, size = value.get("digest"), value.get("size")
+    if not isinstance(digest, str) or not is_digest(digest):
+        raise malformed(where, f"{field}.digest", f"is not a digest ({str(digest)[:80]!r})")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise malformed(where, f"{field}.size", f"is not a size in bytes ({str(size)[:80]!r})")
+    for name in ("mediaType", "artifactType"):
+        _string(value.get(name), where, f"{field}.{name}")
+    _annotations(value.get("annotations"), where, f"{field}.annotations")
+    platform = value.get("platform")
+    if platform is not None and (
+        not isinstance(platform, dict) or not all(isinstance(v, str) for v in platform.values()
+                                                  if not isinstance(v, list))
+    ):
+        raise malformed(where, f"{field}.platform", "is not an object of strings")
+    return Descriptor.from_dict(value)
+
+
+def parse_descriptors(
+    value: Any, where: str, field: str, limit: int | None = None
+) -> list[Descriptor]:
+    """A list of descriptors (``None`` = empty); only the first ``limit`` are parsed."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise malformed(where, field, "is not a list")
+    items = value if limit is None else value[:limit]
+    return [parse_descriptor(item, where, f"{field}[{i}]") for i, item in enumerate(items)]
 
 
 def parse_manifest_bytes(data: bytes, media_type: str | None = None) -> Manifest:

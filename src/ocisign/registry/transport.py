@@ -1,38 +1,54 @@
-"""HTTP transport for the distribution API: one pooled session, timeouts, retries, auth.
+"""HTTP transport for the distribution API: one pooled session, deadlines, retries, auth.
 
-Every request has explicit (connect, read) timeouts. 429/502/503/504 and connection
-errors are retried a bounded number of times with exponential backoff + jitter, honouring
-a capped ``Retry-After``; requests that are not safe to repeat (an upload's PATCH/PUT) are
-not retried. A 401 is answered once with credentials (Basic) or a fresh Bearer token.
+Every request has a connect timeout, a per-read timeout and a total deadline (the
+shorter of ``request_timeout`` and the line's ``--timeout``): a watchdog shuts the socket
+of a request that outlives it, so a server trickling bytes (slowloris) cannot hold a
+worker. Bodies are streamed and capped (4 MiB unless the caller says otherwise).
+
+One operation is retried on 429/500/502/503/504, connection errors and read timeouts,
+within a budget (``max_retries`` attempts and ``retry_budget`` seconds), with exponential
+backoff + jitter and ``Retry-After`` honoured (capped). Only requests safe to repeat are
+retried here (any request after 429/503: the server did not act on it); an upload session
+is restarted as a whole by the client. A 401 is answered
+once with credentials (Basic) or a fresh Bearer token. Credentials go only to the
+registry's own origin (scheme, host, port) and to token realms the auth rules allow.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import logging
 import random
+import socket
 import threading
 import time
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import InsecureRequestWarning
 
 from ocisign.errors import AuthError, NetworkError, NotFoundError, RegistryError
 from ocisign.oci.reference import is_loopback_host
-from ocisign.registry.auth import Authenticator, Credentials, may_send_credentials
-from ocisign.registry.store import RegistryOptions
+from ocisign.registry.auth import Authenticator, Credentials, may_send_credentials, origin
+from ocisign.registry.store import MAX_MANIFEST_BYTES, RegistryOptions
+from ocisign.util.deadline import current_deadline
 
 log = logging.getLogger(__name__)
 
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+NOT_PROCESSED = frozenset({429, 503})  # the server did not act: any request may be repeated
 IDEMPOTENT = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
 USER_AGENT = "ocisign"
+OVERTIME_HINT = "raise --timeout, or check the registry: it did not finish answering in time"
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -53,12 +69,136 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 def _registry_error_text(response: requests.Response) -> str:
     """The first ``errors[].message`` of a distribution error body, if any."""
     try:
-        body = response.json()
+        body = json.loads(response.content)
         errors = body.get("errors") or []
         first = errors[0]
-        return f"{first.get('code', '')}: {first.get('message', '')}".strip(": ")
-    except (ValueError, AttributeError, IndexError, TypeError):
+        return f"{first.get('code', '')}: {first.get('message', '')}".strip(": ")[:300]
+    except (ValueError, AttributeError, IndexError, TypeError, KeyError, RecursionError):
         return ""
+
+
+# -- the watchdog: a total deadline per request ------------------------------------------
+
+
+@dataclass
+class _Armed:
+    deadline: float
+    conns: list[HTTPConnection] = field(default_factory=list)
+    expired: bool = False
+
+
+def _shut(conn: HTTPConnection) -> None:
+    sock = getattr(conn, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)  # a blocked recv returns at once
+
+
+class _Watchdog:
+    """Shuts the sockets a thread's request uses once that request's deadline passes."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._armed: dict[int, _Armed] = {}
+        self._thread: threading.Thread | None = None
+
+    def arm(self, deadline: float) -> None:
+        with self._cond:
+            self._armed[threading.get_ident()] = _Armed(deadline)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="ocisign-watchdog",
+                                                daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def attach(self, conn: HTTPConnection) -> None:
+        with self._cond:
+            armed = self._armed.get(threading.get_ident())
+            if armed is not None:
+                armed.conns.append(conn)
+                if armed.expired:
+                    _shut(conn)
+
+    def disarm(self) -> bool:
+        """Stop watching this thread's request; True if its deadline had passed."""
+        with self._cond:
+            armed = self._armed.pop(threading.get_ident(), None)
+            return armed is not None and armed.expired
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                waits = []
+                for armed in self._armed.values():
+                    if armed.expired:
+                        continue
+                    if armed.deadline <= now:
+                        armed.expired = True
+                        for conn in armed.conns:
+                            _shut(conn)
+                    else:
+                        waits.append(armed.deadline - now)
+                self._cond.wait(min(waits) if waits else None)
+
+
+_WATCHDOG = _Watchdog()
+
+
+class _WatchedHTTP(HTTPConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _WATCHDOG.attach(self)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPS(HTTPSConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _WATCHDOG.attach(self)
+        super().request(*args, **kwargs)
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTP
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPS
+
+
+class _Overtime(Exception):
+    """A request's total deadline passed (the watchdog shut its socket)."""
+
+
+class _Transient(Exception):
+    """A connection error or read timeout: worth another attempt if the request is safe."""
+
+    def __init__(self, summary: str) -> None:
+        super().__init__(summary)
+        self.summary = summary
+
+
+@dataclass
+class _Budget:
+    """The retry budget of one operation: attempts and seconds."""
+
+    attempts: int
+    ends: float
+    used: int = 0
+
+    def pause(self, base: float, cap: float, retry_after: str | None) -> float | None:
+        """The pause before the next attempt, or None when the budget is spent."""
+        if self.used >= self.attempts:
+            return None
+        delay = base * (2.0**self.used)
+        delay += random.uniform(0, delay / 2)  # noqa: S311 - jitter, not cryptography
+        hinted = parse_retry_after(retry_after)
+        if hinted is not None:
+            delay = max(delay, hinted)
+        delay = min(delay, cap)
+        if time.monotonic() + delay >= min(self.ends, current_deadline()):
+            return None
+        self.used += 1
+        return delay
 
 
 class Transport:
@@ -69,6 +209,7 @@ class Transport:
         self.session = requests.Session()
         pool = max(10, self.options.jobs)
         adapter = HTTPAdapter(pool_connections=pool, pool_maxsize=pool, max_retries=0)
+        adapter.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.session.headers["User-Agent"] = USER_AGENT
@@ -77,16 +218,11 @@ class Transport:
         if self.options.ca_file:
             self.verify = self.options.ca_file
         elif not self.options.tls_verify:
-
             self.verify = False
             warnings.filterwarnings("ignore", category=InsecureRequestWarning)
         self.auth = Authenticator(self.options.username, self.options.password)
         self._schemes: dict[str, str] = {}
         self._lock = threading.Lock()
-
-    @property
-    def timeout(self) -> tuple[float, float]:
-        return (self.options.connect_timeout, self.options.timeout)
 
     def close(self) -> None:
         self.session.close()
@@ -102,6 +238,10 @@ class Transport:
     def url(self, host: str, path: str) -> str:
         return f"{self.scheme(host)}://{host}{path}"
 
+    def budget(self) -> _Budget:
+        """A fresh retry budget for one operation."""
+        return _Budget(self.options.max_retries, time.monotonic() + self.options.retry_budget)
+
     def request(
         self,
         method: str,
@@ -113,23 +253,27 @@ class Transport:
         headers: Mapping[str, str] | None = None,
         data: bytes | None = None,
         ok: tuple[int, ...] = (200,),
+        ok_on_retry: tuple[int, ...] = (),
         retry_safe: bool | None = None,
         what: str = "",
-        max_bytes: int | None = None,
+        max_bytes: int = MAX_MANIFEST_BYTES,
     ) -> requests.Response:
         """Send one API request; return the response if its status is in ``ok``.
 
-        ``path`` may also be an absolute URL (an upload Location). With ``max_bytes`` the
-        body is streamed and refused past that size, so a lying registry cannot make us
-        download more. Raises AuthError, NotFoundError, NetworkError or RegistryError.
+        ``path`` may also be an absolute URL (an upload Location). The body is streamed
+        and refused past ``max_bytes``. ``ok_on_retry`` statuses count as success after a
+        repeat (a DELETE whose first answer was lost finds nothing: done). Raises
+        AuthError, NotFoundError, NetworkError or RegistryError.
         """
         safe = method in IDEMPOTENT if retry_safe is None else retry_safe
         what = what or f"{method} {path}"
-        retries = 0
+        budget = self.budget()
         auth_tried = False
         while True:
-            response = self._send_once(
-                method, host, path, scopes, params, headers, data, safe, max_bytes is not None
+            response = self._retrying(
+                lambda: self._send(method, host, path, scopes, params, headers, data,
+                                   max_bytes, what),
+                safe, budget, host, what,
             )
             status = response.status_code
             if status == 401 and not auth_tried:
@@ -137,85 +281,102 @@ class Transport:
                 header = response.headers.get("WWW-Authenticate", "")
                 sent = response.request.headers.get("Authorization")
                 if self.auth.challenge(host, scopes, header, sent, self._fetch_token):
-                    response.close()
                     continue
-            if status in RETRY_STATUSES and safe and retries < self.options.max_retries:
-                delay = self._backoff(retries, response.headers.get("Retry-After"))
-                log.debug("%s -> %s, retrying in %.2fs", what, status, delay)
-                retries += 1
-                response.close()
-                time.sleep(delay)
-                continue
-            if status in ok:
-                if max_bytes is not None:
-                    _read_capped(response, max_bytes, what)
+            if status in ok or (budget.used and status in ok_on_retry):
                 return response
             self._raise_for(response, host, what)
 
-    def _send_once(
+    def _retrying(
+        self, send: Any, safe: bool, budget: _Budget, host: str, what: str
+    ) -> requests.Response:
+        """``send()`` again on transient failures while ``budget`` lasts (if ``safe``)."""
+        while True:
+            try:
+                response: requests.Response = send()
+            except _Transient as exc:
+                delay = budget.pause(self.options.backoff, self.options.max_retry_after, None)
+                if not safe or delay is None:
+                    raise NetworkError(f"cannot reach registry {host}: {exc.summary}") from exc
+                log.debug("%s failed (%s), retry in %.2fs", what, exc.summary, delay)
+                time.sleep(delay)
+                continue
+            status = response.status_code
+            if status in NOT_PROCESSED or (status in RETRY_STATUSES and safe):
+                retry_after = response.headers.get("Retry-After")
+                delay = budget.pause(self.options.backoff, self.options.max_retry_after,
+                                     retry_after)
+                if delay is not None:
+                    log.debug("%s -> %s, retry in %.2fs", what, status, delay)
+                    time.sleep(delay)
+                    continue
+            return response
+
+    def _send(
         self,
         method: str,
         host: str,
         path: str,
-        scopes: frozenset[str],
-        params: Mapping[str, str] | None,
+        scopes: frozenset[str] | None,
+        params: Any,
         headers: Mapping[str, str] | None,
-        data: bytes | None,
-        safe: bool,
-        stream: bool = False,
+        data: Any,
+        max_bytes: int,
+        what: str,
     ) -> requests.Response:
-        """One request with connection-error retries (and the loopback http fallback)."""
-        retries = 0
-        while True:
+        """One attempt, body read and capped, under the request's total deadline.
+
+        ``scopes=None`` sends no registry credentials (token requests carry their own).
+        """
+        while True:  # only the loopback http fallback goes round
             url = path if "://" in path else self.url(host, path)
             all_headers = dict(headers or {})
-            if urlsplit(url).netloc == host:
+            if scopes is not None and origin(url) == origin(self.url(host, "/")):
                 all_headers.update(self.auth.headers(host, scopes))
+            now = time.monotonic()
+            deadline = min(current_deadline(), now + self.options.request_timeout)
+            left = deadline - now
+            if left <= 0:
+                raise NetworkError(f"{what}: no time left to ask {host}", OVERTIME_HINT)
+            _WATCHDOG.arm(deadline)
             try:
                 response = self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    headers=all_headers,
-                    data=data,
-                    timeout=self.timeout,
-                    verify=self.verify,
-                    allow_redirects=method in ("GET", "HEAD"),
-                    stream=stream,
+                    method, url, params=params, headers=all_headers, data=data,
+                    timeout=(min(self.options.connect_timeout, left),
+                             min(self.options.timeout, left)),
+                    verify=self.verify, allow_redirects=method in ("GET", "HEAD"), stream=True,
                 )
-                log.debug("%s %s -> %s", method, url.split("?")[0], response.status_code)
-                return response
-            except requests.exceptions.SSLError as exc:
-                if (
-                    is_loopback_host(host)
-                    and urlsplit(url).scheme == "https"
-                    and "CERTIFICATE_VERIFY_FAILED" not in str(exc)
-                    and "://" not in path
-                ):
-                    log.debug("%s does not speak TLS; using plain HTTP (loopback)", host)
-                    with self._lock:
-                        self._schemes[host] = "http"
-                    continue
-                raise NetworkError(
-                    f"TLS connection to {host} failed: {_short(exc)}",
-                    "pass --ca-file with the registry's CA, or use --insecure-registry",
-                ) from exc
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                if safe and retries < self.options.max_retries:
-                    delay = self._backoff(retries, None)
-                    log.debug("%s %s failed (%s), retry in %.2fs", method, url, _short(exc), delay)
-                    retries += 1
-                    time.sleep(delay)
-                    continue
-                raise NetworkError(f"cannot reach registry {host}: {_short(exc)}") from exc
-
-    def _backoff(self, attempt: int, retry_after: str | None) -> float:
-        delay = self.options.backoff * (2.0**attempt)
-        delay += random.uniform(0, delay / 2)  # noqa: S311 - jitter, not cryptography
-        hinted = parse_retry_after(retry_after)
-        if hinted is not None:
-            delay = max(delay, hinted)
-        return min(delay, self.options.max_retry_after)
+                _read_capped(response, max_bytes, what)
+            except requests.exceptions.RequestException as exc:
+                if _WATCHDOG.disarm():
+                    raise NetworkError(
+                        f"{what}: {host} did not finish answering within "
+                        f"{f'{left:.1f}'.rstrip('0').rstrip('.')} s",
+                        OVERTIME_HINT,
+                    ) from exc
+                if isinstance(exc, requests.exceptions.SSLError):
+                    if (
+                        is_loopback_host(host)
+                        and urlsplit(url).scheme == "https"
+                        and "CERTIFICATE_VERIFY_FAILED" not in str(exc)
+                        and "://" not in path
+                    ):
+                        log.debug("%s does not speak TLS; using plain HTTP (loopback)", host)
+                        with self._lock:
+                            self._schemes[host] = "http"
+                        continue
+                    raise NetworkError(
+                        f"TLS connection to {host} failed: {_short(exc)}",
+                        "pass --ca-file with the registry's CA, or use --insecure-registry",
+                    ) from exc
+                if isinstance(exc, (requests.exceptions.ConnectionError,
+                                    requests.exceptions.Timeout,
+                                    requests.exceptions.ChunkedEncodingError)):
+                    raise _Transient(_short(exc)) from exc
+                raise NetworkError(f"{what}: request to {host} failed: {_short(exc)}") from exc
+            finally:
+                _WATCHDOG.disarm()
+            log.debug("%s %s -> %s", method, url.split("?")[0], response.status_code)
+            return response
 
     def _raise_for(self, response: requests.Response, host: str, what: str) -> Any:
         status = response.status_code
@@ -249,33 +410,34 @@ class Transport:
     ) -> tuple[str, float]:
         """Get a Bearer token from the challenge's realm (credentials only where allowed)."""
         realm = params["realm"]
-        if creds and not may_send_credentials(host, realm):
-            log.warning("not sending credentials to token realm %s over plain HTTP", realm)
+        if creds and not may_send_credentials(self.url(host, "/"), realm):
+            log.warning("not sending credentials to token realm %s: another origin over plain "
+                        "HTTP", realm.split("?")[0])
             creds = None
-        query: list[tuple[str, str]] = []
-        if params.get("service"):
-            query.append(("service", params["service"]))
-        query.extend(("scope", s) for s in scopes)
-        log.debug("fetching token from %s for %s", realm, " ".join(scopes))
+        what = f"token request for {host}"
+        if creds and creds.identity_token:
+            form = {
+                "grant_type": "refresh_token",
+                "refresh_token": creds.identity_token,
+                "client_id": USER_AGENT,
+                "service": params.get("service", ""),
+                "scope": " ".join(scopes),
+            }
+            method, query, headers, data = "POST", None, {}, form
+        else:
+            query = [("service", params["service"])] if params.get("service") else []
+            query.extend(("scope", s) for s in scopes)
+            headers = {"Authorization": creds.basic_header()} if creds else {}
+            method, data = "GET", None
+        log.debug("fetching token from %s for %s", realm.split("?")[0], " ".join(scopes))
         try:
-            if creds and creds.identity_token:
-                form = {
-                    "grant_type": "refresh_token",
-                    "refresh_token": creds.identity_token,
-                    "client_id": USER_AGENT,
-                    "service": params.get("service", ""),
-                    "scope": " ".join(scopes),
-                }
-                response = self.session.post(
-                    realm, data=form, timeout=self.timeout, verify=self.verify
-                )
-            else:
-                headers = {"Authorization": creds.basic_header()} if creds else {}
-                response = self.session.get(
-                    realm, params=query, headers=headers, timeout=self.timeout, verify=self.verify
-                )
-        except requests.exceptions.RequestException as exc:
-            raise NetworkError(f"cannot reach token server for {host}: {_short(exc)}") from exc
+            response = self._retrying(
+                lambda: self._send(method, host, realm, None, query, headers, data,
+                                   MAX_MANIFEST_BYTES, what),
+                True, self.budget(), host, what,
+            )
+        except NetworkError as exc:
+            raise NetworkError(f"cannot reach token server for {host}: {exc.message}") from exc
         if response.status_code in (401, 403):
             if creds:
                 raise AuthError(
@@ -289,7 +451,7 @@ class Transport:
             body = json.loads(response.content)
             token = str(body.get("token") or body.get("access_token") or "")
             expires_in = float(body.get("expires_in") or 60)
-        except (ValueError, AttributeError) as exc:
+        except (ValueError, AttributeError, RecursionError) as exc:
             raise AuthError(f"the token server for {host} sent a malformed answer") from exc
         if not token:
             raise AuthError(f"the token server for {host} sent no token")
@@ -307,15 +469,23 @@ def _short(exc: BaseException) -> str:
 
 def _read_capped(response: requests.Response, max_bytes: int, what: str) -> None:
     """Read a streamed body into ``response.content``, refusing more than ``max_bytes``."""
+    announced = response.headers.get("Content-Length", "")
+    if announced.isdigit() and int(announced) > max_bytes and response.request.method != "HEAD":
+        response.close()
+        raise _oversized(what, max_bytes)
     chunks: list[bytes] = []
     total = 0
     for chunk in response.iter_content(64 * 1024):
         total += len(chunk)
         if total > max_bytes:
             response.close()
-            raise RegistryError(
-                f"{what}: the registry sent more than {max_bytes} bytes",
-                hint="a signature, manifest or payload this large is refused as malformed",
-            )
+            raise _oversized(what, max_bytes)
         chunks.append(chunk)
     response._content = b"".join(chunks)
+
+
+def _oversized(what: str, max_bytes: int) -> RegistryError:
+    return RegistryError(
+        f"{what}: the registry sent more than {max_bytes} bytes",
+        hint="a signature, manifest or payload this large is refused as malformed",
+    )

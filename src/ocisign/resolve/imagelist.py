@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ocisign.batch import Job
+from ocisign.batch import Job, in_shard
 from ocisign.errors import InvalidReferenceError, OcisignError, UsageError
 from ocisign.oci.reference import DOCKER_HUB, Reference, parse_reference
 
@@ -119,11 +119,26 @@ def batch_jobs(
     oci_layout: bool = False,
     registry: str | None = None,
     project: str | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> list[Job[Line]]:
-    """Positional references (each its own line, parsed now), then the image-list lines.
+    """Positional references (each its own line, parsed now), then the image-list lines;
+    with ``shard`` (K, N) only the lines of shard K (``batch.in_shard``).
 
     With ``oci_layout`` the lines name layout folders: taken as written, no overrides.
     """
+    jobs = _all_jobs(references, image_list, oci_layout=oci_layout, registry=registry,
+                     project=project)
+    return [job for job in jobs if in_shard(job.line, shard)]
+
+
+def _all_jobs(
+    references: Sequence[str],
+    image_list: Path | None,
+    *,
+    oci_layout: bool,
+    registry: str | None,
+    project: str | None,
+) -> list[Job[Line]]:
     jobs: list[Job[Line]] = []
     for number, text in enumerate(references, start=1):
         error: OcisignError | None = None

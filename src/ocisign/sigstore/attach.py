@@ -15,9 +15,11 @@ both blobs are new), PUT manifest, HEAD ``.sig`` to confirm = 7.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +35,8 @@ from ocisign.oci import OCI_CONFIG, OCI_MANIFEST, SIMPLESIGNING, Descriptor
 from ocisign.registry.store import Manifest, Store, sigstore_tag
 from ocisign.resolve.targets import Resolved, Target
 from ocisign.signers.local import LocalSigner
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from ocisign.signers.base import Signer
@@ -151,12 +155,25 @@ class SigstoreAttacher:
                     return outcome(status, current.digest, "signature present")
                 pushed = _push(store, tag, payload, result)
                 if _still_tagged(store, tag, pushed.digest):
+                    store.after_run(partial(self._reconcile, resolved, target, signature))
                     return outcome(Status.SIGNED, pushed.digest, "signed")
         raise SignatureError(
             f"{resolved.display(digest)}: the signature manifest {tag} was overwritten by "
             f"other writers {MAX_ATTEMPTS} times in a row",
             "another tool is signing the same image right now; run again when it is done",
         )
+
+    def _reconcile(self, resolved: Resolved, target: Target, signature: str) -> bool:
+        """End of run: our layer is still in the ``.sig`` manifest, else append it again
+        (another writer overwrote the tag after our read-back). True if re-appended."""
+        store, tag = resolved.store, sigstore_tag(target.descriptor.digest)
+        current = _fetch_optional(store, tag)
+        if current and any(d.annotations.get(ss.SIGNATURE_ANNOTATION) == signature
+                           for d in current.layers):
+            return False
+        log.warning("%s: our signature was dropped by another writer; signing again", tag)
+        self.sign(resolved, target)
+        return True
 
     def _signed_by_us(
         self, store: Store, current: Manifest, digest: str, reference: str
