@@ -136,3 +136,17 @@ def test_version_completion_and_spellings(notation: Run, tmp_path: Path) -> None
     pair = notation("key", "generate-pair", "--output-key-prefix", str(tmp_path / "c"),
                     "--passphrase-file", str(pw))
     assert pair.returncode == 0 and (tmp_path / "c.key").exists()
+
+
+def test_list_max_signatures_and_inspect_skips(notation: Run) -> None:
+    multi = f"{LAYOUTS / 'e2e-valid-multiple-signatures'}:v1"
+    every = notation("ls", "--oci-layout", multi).stdout.splitlines()
+    assert len([line for line in every if line.startswith("    ")]) > 1
+    one = notation("ls", "--oci-layout", "--max-signatures", "1", multi)
+    lines = one.stdout.splitlines()
+    assert lines[2].startswith("    └── sha256:") and len(lines) == 4
+    assert lines[3] == "Warning: exceeded configured limit of max signatures 1 to examine"
+    skipped = notation("inspect", "--oci-layout", f"{LAYOUTS / 'e2e-invalid-signature'}:v1")
+    assert skipped.returncode == 1
+    assert "Warning: Skipping signature sha256:" in skipped.stderr
+    assert "at least one signature was skipped and not displayed" in skipped.stderr

@@ -171,3 +171,32 @@ def test_requests_per_new_signature(
             _sigs(registry, repo, digest)[0])
         assert manifest.config is not None
         assert client.store(f"{registry.host}/{repo}").blob_exists(manifest.config.digest)
+
+
+def test_refused_config_mount_falls_back_to_an_upload(
+    env: Env, fake_registry: FakeRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A registry that refuses the mount (here 403: no pull on the source) gets the upload."""
+    from ocisign.batch import Status
+    from ocisign.formats import SignOptions
+    from ocisign.notary.attach import NotaryAttacher
+    from ocisign.registry import open_store
+    from ocisign.resolve.targets import resolve_targets
+
+    monkeypatch.setenv("OCISIGN_CONFIG_DIR", str(env.config))
+    client = fake_registry.client()
+    attacher = NotaryAttacher("jws", SignOptions(), lambda message: None)
+    for i in range(2):
+        repo = f"mount/refused-{i}"
+        digest = push_test_image(fake_registry, f"{repo}:v1", client=client)
+        resolved = resolve_targets(
+            open_store(f"{fake_registry.host}/{repo}@{digest}", client=client), expand=False)
+        if i == 1:  # the referrers list, the envelope upload, then the mount: refused
+            fake_registry.faults = [None, None, ("status", 403, 0)]
+        fake_registry.seen.clear()
+        assert attacher.sign(resolved, resolved.targets[0]).status is Status.SIGNED
+        assert _sigs(fake_registry, repo, digest)
+    mounts = [s for s in fake_registry.seen if "mount=" in s]
+    assert len(mounts) == 1 and not fake_registry.faults, fake_registry.seen
+    after = fake_registry.seen[fake_registry.seen.index(mounts[0]) + 1]
+    assert after.startswith("HEAD ") and "/blobs/sha256:" in after, fake_registry.seen

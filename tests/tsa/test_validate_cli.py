@@ -15,22 +15,23 @@ from tests.tsa.conftest import LEVELS, fresh_layout, signer_env, write_policy
 LEAF = "CN=Test Leaf,O=ocisign tests,ST=WA,C=US"
 
 
-def _signed(tmp_path: Path, pki: Pki) -> tuple[Env, Path]:
+def _signed(tmp_path: Path, pki: Pki, fmt: str = "jws") -> tuple[Env, Path]:
     env = signer_env(tmp_path, pki)
     layout = fresh_layout(tmp_path)
     root = pki.write("tsa-root.pem", pki.tsa_root.pem())
     env.ok("sign", "--oci-layout", f"{layout}@{E2E_DIGEST}", "--timestamp-url", pki.tsa_url,
-           "--timestamp-root-cert", str(root))
+           "--timestamp-root-cert", str(root), "--signature-format", fmt)
     return env, layout
 
 
-def test_validate_json_reports_each_certificate(tmp_path: Path, pki: Pki) -> None:
+@pytest.mark.parametrize("fmt", ["jws", "cose"])
+def test_validate_json_reports_each_certificate(tmp_path: Path, pki: Pki, fmt: str) -> None:
     """The issue's case: a strict policy and a chain naming OCSP/CRL endpoints passes."""
-    env, layout = _signed(tmp_path, pki)
+    env, layout = _signed(tmp_path, pki, fmt)
     write_policy(env, pki, "strict")
     result = env.ok("validate", "--oci-layout", f"{layout}@{E2E_DIGEST}", "--output", "json")
     image = json.loads(result.stdout)["results"][0]["images"][0]
-    assert image["status"] == "passed"
+    assert image["status"] == "passed" and image["signatureFormat"] == fmt
     rows = [(r["chain"], r["subject"], r["method"], r["result"]) for r in image["revocation"]]
     assert rows == [
         ("signing", LEAF, "OCSP", "OK"),

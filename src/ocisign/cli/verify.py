@@ -94,6 +94,7 @@ def verify(reference: str | None, **flags: Any) -> None:
     key_value_pairs(flags["plugin_config"], "--plugin-config")
     experimental_warnings(flags["allow_referrers_api"], flags["oci_layout"])
     json_out = flags["output_format"] == "json"
+    from ocisign.cli.validate import _verify_time  # OCISIGN_VERIFY_TIME, the test aid
     from ocisign.config.trustpolicy import default_policy_path, load_trust_policy
     from ocisign.formats import ValidateRequest
     from ocisign.verify import line_images, validate
@@ -111,6 +112,7 @@ def verify(reference: str | None, **flags: Any) -> None:
         scope=flags["scope"] or None,
         user_metadata=flags["user_metadata"],
         max_signatures=flags["max_signatures"],
+        now=_verify_time(None),
     )
     message = tag_warning(reference, "verify")
     if message:

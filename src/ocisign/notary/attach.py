@@ -22,7 +22,6 @@ from ocisign.errors import OcisignError, PluginError, UsageError
 from ocisign.formats import SignatureFormat, SignOptions, SignResult, Warn
 from ocisign.keys.pem import load_certificates, load_private_key
 from ocisign.keys.pkcs11_uri import is_pkcs11_ref
-from ocisign.notary import revocation, timestamp
 from ocisign.notary.read import read_notary_signature
 from ocisign.notary.sign import add_user_metadata, sign_descriptor
 from ocisign.oci import EMPTY_JSON, NOTARY_SIGNATURE, OCI_MANIFEST, Descriptor
@@ -30,7 +29,6 @@ from ocisign.registry.store import Store
 from ocisign.resolve.targets import Resolved, Target
 from ocisign.signers.base import EnvelopeSigner, Signer
 from ocisign.signers.local import LocalSigner
-from ocisign.signers.plugin import DEFAULT_TIMEOUT, plugin_signer
 
 EMPTY_DESCRIPTOR = Descriptor.of(EMPTY_JSON, NOTARY_SIGNATURE)
 
@@ -46,17 +44,14 @@ def check_user_metadata(metadata: dict[str, str]) -> None:
 
 def load_signer(options: SignOptions) -> tuple[Signer | EnvelopeSigner, str]:
     """The signer for the run and a label for it (key name or plugin:id)."""
-    timeout = options.plugin_timeout or DEFAULT_TIMEOUT
     if options.plugin_name and options.key_id:
-        signer = plugin_signer(
-            options.plugin_name, options.key_id, options.plugin_config, timeout=timeout
-        )
+        signer = _plugin(options.plugin_name, options.key_id, options.plugin_config, options)
         return signer, f"{options.plugin_name}:{options.key_id}"
     entry = KeyStore.load().get(options.key_name)
     if entry.is_plugin:
         assert entry.plugin_name and entry.id
         config = {**(entry.plugin_config or {}), **options.plugin_config}
-        return plugin_signer(entry.plugin_name, entry.id, config, timeout=timeout), entry.name
+        return _plugin(entry.plugin_name, entry.id, config, options), entry.name
     assert entry.key_path
     if is_pkcs11_ref(entry.key_path):
         from ocisign.signers import pkcs11  # python-pkcs11 only for a token key
@@ -67,10 +62,22 @@ def load_signer(options: SignOptions) -> tuple[Signer | EnvelopeSigner, str]:
     return LocalSigner(key, load_certificates(entry.cert_path)), entry.name
 
 
+def _plugin(
+    name: str, key_id: str, config: dict[str, str], options: SignOptions
+) -> Signer | EnvelopeSigner:
+    """A plugin's signer (the plugin module loads only for plugin keys)."""
+    from ocisign.signers.plugin import DEFAULT_TIMEOUT, plugin_signer
+
+    timeout = options.plugin_timeout or DEFAULT_TIMEOUT
+    return plugin_signer(name, key_id, config, timeout=timeout)
+
+
 def _timestamper(options: SignOptions, warn: Warn) -> Callable[[bytes, str], bytes] | None:
     """``--timestamp-url``: countersign each signature at the TSA, checked against the root."""
     if not options.timestamp_url or options.timestamp_root_cert is None:
         return None
+    from ocisign.notary import revocation, timestamp  # only runs that timestamp load them
+
     root = timestamp.load_root(str(options.timestamp_root_cert))
     url = options.timestamp_url
     checks = revocation.Options(cache_dir=paths.crl_cache_dir(), warn=warn)
@@ -150,12 +157,20 @@ class NotaryAttacher:
             return
         registry, _, repository = store.name.partition("/")
         source = self._config_source.get(registry)
-        digest = EMPTY_DESCRIPTOR.digest
-        if source is None or not store.mount_blob(digest, source):
+        if source is None or not self._mount(store, source):
             store.push_blob(EMPTY_JSON, NOTARY_SIGNATURE)
         with self._lock:
             self._has_config.add(store.name)
             self._config_source.setdefault(registry, repository)
+
+    @staticmethod
+    def _mount(store: Store, source: str) -> bool:
+        """Mount the config from ``source``; False (then push it) if the registry would not,
+        e.g. a token that may push here but not pull from ``source``."""
+        try:
+            return store.mount_blob(EMPTY_DESCRIPTOR.digest, source)
+        except OcisignError:
+            return False
 
     def _existing(self, resolved: Resolved, target: Target, thumb: str) -> str:
         """The digest of a valid signature of ours (same leaf, same format), or ''."""

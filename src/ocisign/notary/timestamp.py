@@ -239,14 +239,6 @@ def _check_tsa_leaf(cert: x509.Certificate) -> None:
         )
 
 
-def verify_token(
-    token: bytes, signature: bytes, roots: list[x509.Certificate]
-) -> tuple[datetime, datetime]:
-    """Verify an RFC 3161 token over ``signature``; return (earliest, latest) time."""
-    info = verify(token, signature, roots)
-    return info.earliest, info.latest
-
-
 def verify(token: bytes, signature: bytes, roots: list[x509.Certificate]) -> TimestampInfo:
     """Verify an RFC 3161 token over ``signature`` against ``roots`` (VerificationError)."""
     try:

@@ -9,6 +9,7 @@ the key id and plugin config travel on stdin.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -433,48 +434,46 @@ def _version(text: str) -> tuple[int, ...] | None:
     return tuple(int(g) for g in match.groups()) if match else None
 
 
-def _extract(source: Path, into: Path) -> None:
-    """Unpack a ``.zip``/``.tar.gz``/``.tgz`` plugin archive: regular files only, no path
-    leaving ``into``, at most :data:`MAX_PLUGIN_BYTES` in all."""
+def _entries(source: Path, stack: contextlib.ExitStack) -> list[tuple[str, int, Any]]:
+    """(name, size, read) of each file of a ``.zip``/``.tar.gz`` archive (open until
+    ``stack`` closes); directories are skipped, links and devices refused."""
     import tarfile
     import zipfile
 
-    total = 0
     if zipfile.is_zipfile(source):
-        with zipfile.ZipFile(source) as archive:
-            for info in archive.infolist():
-                if info.is_dir():
-                    continue
-                name = Path(info.filename)
-                if ".." in name.parts or name.is_absolute():
-                    raise PluginError(f"file name in zip cannot contain '..', but found "
-                                      f"{info.filename!r}")
-                total += info.file_size
-                if total > MAX_PLUGIN_BYTES:
-                    raise PluginError("total file size reached the 256 MiB size limit")
-                (into / name.name).write_bytes(archive.read(info))
-        return
+        archive = stack.enter_context(zipfile.ZipFile(source))
+        return [(i.filename, i.file_size, lambda i=i: archive.read(i))
+                for i in archive.infolist() if not i.is_dir()]
     try:
-        tar = tarfile.open(source, "r:gz")  # noqa: SIM115 - closed by the with below
+        tar = stack.enter_context(tarfile.open(source, "r:gz"))  # noqa: SIM115 - the stack
     except (tarfile.TarError, OSError):
         raise PluginError(f"{source} is neither a plugin executable nor a .zip or .tar.gz "
                           "archive") from None
-    with tar:
-        for member in tar.getmembers():
-            if member.isdir():
-                continue
-            name = Path(member.name)
+    out = []
+    for member in tar.getmembers():
+        if member.isdir():
+            continue
+        if not member.isreg():
+            raise PluginError(f"{member.name!r} in the archive is not a regular file")
+        out.append((member.name, member.size,
+                    lambda m=member: tar.extractfile(m).read()))  # type: ignore[union-attr]
+    return out
+
+
+def _extract(source: Path, into: Path) -> None:
+    """Unpack a plugin archive: regular files only, no path leaving ``into``, at most
+    :data:`MAX_PLUGIN_BYTES` in all."""
+    total = 0
+    with contextlib.ExitStack() as stack:
+        for text, size, read in _entries(source, stack):
+            name = Path(text)
             if ".." in name.parts or name.is_absolute():
-                raise PluginError(f"file name in tar.gz cannot contain '..', but found "
-                                  f"{member.name!r}")
-            if not member.isreg():
-                raise PluginError(f"{member.name!r} in the archive is not a regular file")
-            total += member.size
+                raise PluginError(
+                    f"file name in the archive cannot contain '..', but found {text!r}")
+            total += size
             if total > MAX_PLUGIN_BYTES:
                 raise PluginError("total file size reached the 256 MiB size limit")
-            handle = tar.extractfile(member)
-            assert handle is not None
-            (into / name.name).write_bytes(handle.read())
+            (into / name.name).write_bytes(read())
 
 
 def install_plugin(
