@@ -43,7 +43,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 # else's code and gets none of them (notation unsets NOTATION_USERNAME/PASSWORD likewise)
 SECRET_ENV = frozenset({
     "NOTATION_USERNAME", "NOTATION_PASSWORD", "OCISIGN_USERNAME", "OCISIGN_PASSWORD",
-    "COSIGN_PASSWORD",
+    "COSIGN_PASSWORD", "OCISIGN_KEY_PASSPHRASE",
 })
 
 
