@@ -46,10 +46,6 @@ if TYPE_CHECKING:
     from ocisign.config.trustpolicy import TrustPolicyDocument
 
 VERIFY_TIME_ENV = "OCISIGN_VERIFY_TIME"
-LEGACY_POLICY = (
-    "old trust policy `trustpolicy.json` is deprecated; please update the trust policy "
-    "configuration via `notation policy import`."
-)
 
 
 def _metadata(
@@ -197,8 +193,6 @@ def _policy(path: str | None, kind: str, explicit: bool) -> TrustPolicyDocument 
     default = default_policy_path()
     if not default.exists() and not default.is_symlink() and not (explicit and kind == NOTARY_KIND):
         return None  # verify() reports "nothing to verify with" if no key either
-    if default.name == "trustpolicy.json" and default.exists():
-        warn(LEGACY_POLICY)
     return load_trust_policy(default)
 
 
