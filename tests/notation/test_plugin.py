@@ -14,11 +14,14 @@ from tests.notation import schemas
 from tests.notation.conftest import Run
 
 PLUGIN_SOURCE = ROOT / "tests" / "plugins" / "notation-pytest"
-# as notation's e2e plugin: refuse any call that still carries registry credentials
+# as notation's e2e plugin: refuse any call that still carries registry credentials (and ours:
+# key passphrases, PKCS#11 PINs)
 ENV_CHECK = (
     "import os\n"
     "if any(os.environ.get(v) for v in ('NOTATION_USERNAME', 'NOTATION_PASSWORD',\n"
-    "                                   'OCISIGN_PASSWORD', 'COSIGN_PASSWORD')):\n"
+    "                                   'OCISIGN_PASSWORD', 'COSIGN_PASSWORD',\n"
+    "                                   'OCISIGN_KEY_PASSPHRASE', 'OCISIGN_PKCS11_PIN',\n"
+    "                                   'COSIGN_PKCS11_PIN')):\n"
     "    sys.stderr.write(json.dumps({'errorCode': 'VALIDATION_ERROR',\n"
     "        'errorMessage': 'registry credentials are not eliminated'}))\n"
     "    sys.exit(1)\n"
@@ -83,7 +86,9 @@ def test_plugin_signs_without_seeing_credentials(
 ) -> None:
     libexec = {"NOTATION_LIBEXEC": str(tmp_path / "libexec")}
     secrets = {"NOTATION_USERNAME": "alice", "NOTATION_PASSWORD": "s3cret",
-               "OCISIGN_PASSWORD": "s3cret", "COSIGN_PASSWORD": "s3cret"}
+               "OCISIGN_PASSWORD": "s3cret", "COSIGN_PASSWORD": "s3cret",
+               "OCISIGN_KEY_PASSPHRASE": "s3cret", "OCISIGN_PKCS11_PIN": "1234",
+               "COSIGN_PKCS11_PIN": "1234"}
     make_plugin(tmp_path / "libexec" / "plugins" / "pytest")
     missing = notation("key", "add", "k", "--plugin", "absent", "--id", "x", **libexec)
     assert missing.returncode == 1 and "is not installed" in missing.stderr
