@@ -226,16 +226,16 @@ def sigstore_sign(softhsm: SoftHSM, uri: str, tmp_path: Path, **kw: object) -> (
 
 def test_wrong_pin_no_pin_and_pin_never_printed(softhsm: SoftHSM, tmp_path: Path) -> None:
     wrong = tmp_path / "wrong-pin"
-    wrong.write_text("9999\n")
+    wrong.write_text("Zq-wrong-pin\n")
     uri = softhsm.uri("ec256", pin_source=False) + f"&pin-source=file:{wrong}"
     err = one_error(sigstore_sign(softhsm, uri, tmp_path), "wrong PIN for PKCS#11 token")
-    assert "pin-source" in err and "9999" not in err
+    assert "pin-source" in err and "Zq-wrong-pin" not in err
     err = one_error(sigstore_sign(softhsm, softhsm.uri("ec256", pin_source=False), tmp_path),
                     "needs a PIN and there is no terminal")
     assert "OCISIGN_PKCS11_PIN" in err
-    proc = sigstore_sign(softhsm, softhsm.uri("ec256", pin_source=False) + "&pin-value=1235",
+    proc = sigstore_sign(softhsm, softhsm.uri("ec256", pin_source=False) + "&pin-value=Zq-bad-pin",
                          tmp_path)
-    assert "1235" not in one_error(proc, "wrong PIN") + proc.stdout
+    assert "Zq-bad-pin" not in one_error(proc, "wrong PIN") + proc.stdout
     assert "holds a pin-value" in proc.stderr
     ok = sigstore_sign(softhsm, softhsm.uri("ec256", pin_source=False), tmp_path,
                        env={"COSIGN_PKCS11_PIN": softhsm.pin})

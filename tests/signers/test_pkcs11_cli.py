@@ -20,7 +20,7 @@ from ocisign.keys.pkcs11_uri import parse_uri
 from tests.boot.conftest import ROOT_HASH, SYSTEMD_BOOT, efi_samples_dir, need, run_tool
 from tests.boot.conftest import write_artifacts as write_boot_artifacts
 from tests.conftest import cli_env, run_ocisign
-from tests.fixtures.pkcs11 import KEYS, SoftHSM
+from tests.fixtures.pkcs11 import KEYS, PIN, SoftHSM
 from tests.fixtures.registry import RunningRegistry, push_test_image
 from tests.fixtures.skopeo import skopeo_verify
 from tests.sign.conftest import LAYOUTS
@@ -55,7 +55,7 @@ class Cli:
     def ok(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
         proc = self.run(*args, **extra)
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert "1234" not in proc.stdout + proc.stderr  # the PIN is never printed
+        assert PIN not in proc.stdout + proc.stderr  # the PIN is never printed
         return proc
 
     def json(self, *args: str) -> Any:
@@ -99,10 +99,10 @@ def test_key_store_keeps_notations_schema_and_no_pin(cli: Cli, softhsm: SoftHSM)
         rsa["certPath"]).read_bytes()
     listed = cli.ok("key", "list").stdout
     assert "pkcs11:token=ocisign-test;object=ec256" in listed
-    stored_pin = softhsm.uri("ec384", pin_source=False) + "&pin-value=1234"
+    stored_pin = softhsm.uri("ec384", pin_source=False) + f"&pin-value={PIN}"
     proc = cli.run("key", "add", "pinned", "--pkcs11-uri", stored_pin)
     assert proc.returncode == 2 and "refusing to store a PKCS#11 PIN" in proc.stderr
-    assert "1234" not in proc.stderr
+    assert PIN not in proc.stderr
     pem_chain = cli.root / "ec384.pem"
     pem_chain.write_bytes(_pem(softhsm.root / "ec384.der"))
     entry = cli.json("key", "add", "ec384", "--pkcs11-uri", softhsm.uri("ec384"),
@@ -265,7 +265,7 @@ def test_pkcs11_tool_listings_as_cosign_prints_them(cli: Cli, softhsm: SoftHSM) 
                        "--token-label", "ocisign-test", "--include-pin", "--output", "json",
                        OCISIGN_PKCS11_PIN=softhsm.pin)
     assert with_pin.returncode == 0
-    assert all(k["uri"].endswith("&pin-value=1234") for k in json.loads(with_pin.stdout)["keys"])
+    assert all(k["uri"].endswith(f"&pin-value={PIN}") for k in json.loads(with_pin.stdout)["keys"])
     wrong = cli.run("pkcs11-tool", "list-keys-uris", "--module-path", softhsm.module,
                     "--token-label", "ocisign-test", OCISIGN_PKCS11_PIN="0000")
     assert wrong.returncode == 1 and "wrong PIN" in wrong.stderr
