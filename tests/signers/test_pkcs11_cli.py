@@ -301,10 +301,10 @@ def test_entry_without_cert_path_uses_the_token_certificate(cli: Cli, tmp_path: 
 def test_key_list_never_shows_a_stored_pin(cli: Cli, softhsm: SoftHSM) -> None:
     store = cli.config / "signingkeys.json"
     doc = json.loads(store.read_text())
-    doc["keys"].append({"name": "handmade", "certPath": "/etc/x.pem",
-                        "keyPath": softhsm.uri("ec256", pin_source=False) + "&pin-value=4321"})
+    key_path = softhsm.uri("ec256", pin_source=False) + "&pin-value=Zq-hand-pin"
+    doc["keys"].append({"name": "handmade", "certPath": "/etc/x.pem", "keyPath": key_path})
     store.write_text(json.dumps(doc))
     text = cli.ok("key", "list").stdout
     listed = cli.ok("key", "list", "--output", "json").stdout
     assert "handmade" in text and "handmade" in listed
-    assert "4321" not in text + listed and "pin-value" not in text + listed
+    assert "Zq-hand-pin" not in text + listed and "pin-value" not in text + listed
