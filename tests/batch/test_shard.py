@@ -45,7 +45,9 @@ def test_bad_shard_is_a_usage_error(text: str) -> None:
 
 
 def test_sharded_validate_runs_only_its_lines(tmp_path: Path) -> None:
-    layouts = [str(tmp_path / f"lay{i}") for i in range(12)]  # absent: each line fails
+    layouts: list[str] = []  # absent layouts: each line fails; every shard gets two
+    while any(sum(in_shard(f"{p}:v1", (k, 3)) for p in layouts) < 2 for k in range(3)):
+        layouts.append(str(tmp_path / f"lay{len(layouts)}"))
     listing = tmp_path / "list.txt"
     listing.write_text("\n".join(f"{path}:v1" for path in layouts) + "\n")
     seen: list[str] = []
