@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import ipaddress
 import os
 import re
 import select
@@ -22,8 +23,6 @@ import ssl
 import threading
 from collections.abc import Callable, Mapping
 from urllib.parse import unquote, urlencode, urljoin, urlsplit
-
-from ocisign.oci.reference import is_loopback_host
 
 MAX_REDIRECTS = 10
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -78,7 +77,7 @@ def _origin(url: str) -> tuple[str, str, int]:
 
 def _proxy_for(scheme: str, host: str, port: int) -> str | None:
     """The proxy URL the environment names for this origin (none for loopback)."""
-    if not any(name.lower() in _PROXY_VARS for name in os.environ) or is_loopback_host(host):
+    if not any(name.lower() in _PROXY_VARS for name in os.environ) or _loopback(host):
         return None
     import urllib.request  # only when a proxy variable is set
 
@@ -88,6 +87,14 @@ def _proxy_for(scheme: str, host: str, port: int) -> str | None:
     if not proxy or bypass(f"{host}:{port}", proxies):
         return None
     return proxy if "://" in proxy else f"http://{proxy}"
+
+
+def _loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1): never proxied, as in Go."""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _proxy_auth(proxy: str) -> dict[str, str]:
