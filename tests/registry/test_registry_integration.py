@@ -195,6 +195,33 @@ def test_referrers_api_on_fake(fake_registry: FakeRegistry) -> None:
     assert f"img/api:{referrers_tag(digest)}" in fake_registry.tags
 
 
+def test_a_host_without_the_referrers_api_is_asked_once(registry: RunningRegistry) -> None:
+    """distribution 2.x answers "404 page not found" (no error code): the host lacks the API."""
+    from tests.sigstore.conftest import counting
+
+    client = registry.client()
+    digests = {f"noapi/r{i}": push_test_image(registry, f"noapi/r{i}:v1") for i in range(3)}
+    with counting(client) as seen:
+        for repo, digest in digests.items():
+            assert client.store(f"{registry.host}/{repo}").referrers(digest) == []
+    assert len([s for s in seen if "/referrers/" in s]) == 1, seen
+    assert len([s for s in seen if "/manifests/sha256-" in s]) == 3, seen  # the tag schema
+
+
+def test_a_missing_repository_does_not_mark_the_host(fake_registry: FakeRegistry) -> None:
+    """A 404 with a distribution error (NAME_UNKNOWN) is about that repository only."""
+    digest = push_test_image(fake_registry, "img/there:v1")
+    client = fake_registry.client()
+    unknown = b'{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known"}]}'
+    fake_registry.faults = [("status", 404, None, unknown)]
+    assert client.store(f"{fake_registry.host}/img/gone").referrers(digest) == []
+    store = client.store(f"{fake_registry.host}/img/there")
+    sig, mechanism, _ = _push_signature(store, store.resolve(digest), b"sig", force=False)
+    assert mechanism == "referrers-api"
+    assert [d.digest for d in store.referrers(digest)] == [sig]
+    assert sum("/referrers/" in s for s in fake_registry.seen) == 2
+
+
 # -- auth --------------------------------------------------------------------------------
 
 

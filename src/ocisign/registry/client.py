@@ -39,7 +39,7 @@ from ocisign.registry.store import (
     parse_manifest_bytes,
     referrers_tag,
 )
-from ocisign.registry.transport import Transport
+from ocisign.registry.transport import Transport, registry_error_text
 
 if TYPE_CHECKING:
     from ocisign.registry.http import Response
@@ -72,6 +72,8 @@ class RegistryClient:
     def __init__(self, options: RegistryOptions | None = None) -> None:
         self.options = options or RegistryOptions()
         self.transport = Transport(self.options)
+        # (host, repository) whose Referrers API answered "none here"; (host, "") for a
+        # host without the API at all (a 404 that is no distribution error, or a 405)
         self._no_referrers_api: set[tuple[str, str]] = set()
         self._monolithic_post: dict[str, bool] = {}
         self._appended: list[tuple[RegistryStore, str, Descriptor]] = []  # referrers we indexed
@@ -364,11 +366,12 @@ class RegistryStore:
     ) -> list[Descriptor]:
         key = (self.host, self.repository)
         found: list[Descriptor] | None = None
-        if key not in self.client._no_referrers_api:
-            found = self._referrers_api(subject_digest, artifact_type, limit)
+        known = self.client._no_referrers_api
+        if key not in known and (self.host, "") not in known:
+            found, host_wide = self._referrers_api(subject_digest, artifact_type, limit)
             if found is None:
                 with self.client._lock:
-                    self.client._no_referrers_api.add(key)
+                    known.add((self.host, "") if host_wide else key)
         if found is None:
             tag = referrers_tag(subject_digest)
             read: Manifest | None = None
@@ -388,9 +391,10 @@ class RegistryStore:
 
     def _referrers_api(
         self, subject_digest: str, artifact_type: str | None, limit: int
-    ) -> list[Descriptor] | None:
+    ) -> tuple[list[Descriptor] | None, bool]:
         """The Referrers API answer (pages up to ``limit`` entries, each page 4 MiB at
-        most), or None if the registry lacks the API."""
+        most), or None if there is none; and whether the whole host lacks the API: a 405,
+        or a 404 that is no distribution error (distribution 2.x: "404 page not found")."""
         params = {"artifactType": artifact_type} if artifact_type else None
         what = f"list referrers of {self.name}@{subject_digest}"
         found: list[Descriptor] = []
@@ -400,7 +404,9 @@ class RegistryStore:
         ):
             content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
             if response.status_code != 200 or content_type != OCI_INDEX:
-                return None
+                status = response.status_code
+                return None, status == 405 or (status == 404
+                                               and not registry_error_text(response))
             page = load_json_object(response.content, what).get("manifests")
             entries = parse_descriptors(page, what, "manifests")  # one page: 4 MiB at most
             found.extend(d for d in entries
@@ -408,7 +414,7 @@ class RegistryStore:
             del found[limit:]
             if len(found) >= limit:
                 break
-        return found
+        return found, False
 
     def push_referrer(
         self, data: bytes, media_type: str, *, force_tag_schema: bool = True

@@ -73,7 +73,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - current)
 
 
-def _registry_error_text(response: Response) -> str:
+def registry_error_text(response: Response) -> str:
     """The first ``errors[].message`` of a distribution error body, if any."""
     try:
         body = json.loads(response.content)
@@ -354,7 +354,7 @@ class Transport:
 
     def _raise_for(self, response: Response, host: str, what: str) -> Any:
         status = response.status_code
-        detail = _registry_error_text(response)
+        detail = registry_error_text(response)
         suffix = f" ({detail})" if detail else ""
         code = detail.split(":", 1)[0] if detail else ""
         creds = self.auth.credentials(host)
