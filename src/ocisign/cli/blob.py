@@ -12,13 +12,16 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ocisign.cli._common import common_flags
 from ocisign.cli._flags import key_value_pairs, parse_expiry
 from ocisign.errors import ConfigError, OcisignError, UsageError
+
+if TYPE_CHECKING:
+    from ocisign.sigstore.blob import TimestampCheck
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 log = logging.getLogger(__name__)
@@ -107,6 +110,8 @@ def blob() -> None:
               help="With --sigstore-key: write a Sigstore bundle (v0.3) to FILE.")
 @click.option("--output-signature", type=_FILE,
               help="With --sigstore-key: write the base64 signature to FILE, not stdout.")
+@click.option("--timestamp-server-url",
+              help="With --sigstore-key: cosign's name for --timestamp-url.")
 @common_flags
 def sign(blob_path: str | None, **flags: Any) -> None:
     """Sign BLOB_PATH; the signature goes to <blob>.<jws|cose>.sig beside it."""
@@ -118,7 +123,8 @@ def sign(blob_path: str | None, **flags: Any) -> None:
     if flags["sigstore_key"] is not None:
         _sign_sigstore(Path(blob_path), flags)
         return
-    for name in ("bundle_path", "output_signature", "sigstore_passphrase_file"):
+    for name in ("bundle_path", "output_signature", "sigstore_passphrase_file",
+                 "timestamp_server_url"):
         if flags[name] is not None:
             raise BlobUsageError(f"--{name.replace('_path', '').replace('_', '-')} needs "
                                  "--sigstore-key")
@@ -215,15 +221,33 @@ def _sign_sigstore(blob_path: Path, flags: dict[str, Any]) -> None:
     from ocisign.sigstore.blob import sign_blob
 
     notary_only = ("key_name", "key_id", "plugin_name", "signature_format",
-                   "signature_directory", "timestamp_url", "timestamp_root_cert")
+                   "signature_directory")
     given = [n for n in notary_only if flags[n] is not None] + [
         n for n in ("user_metadata", "plugin_config") if flags[n]]
     if given:
         flag = given[0].replace("_name", "").replace("_", "-")
         raise BlobUsageError(f"--{flag} signs Notary Project signatures; it cannot be used "
                              "with --sigstore-key")
+    url, root = flags["timestamp_url"], flags["timestamp_root_cert"]
+    if flags["timestamp_server_url"] is not None:
+        if url is not None:
+            raise BlobUsageError("--timestamp-server-url and --timestamp-url are the same flag; "
+                                 "give one")
+        url = flags["timestamp_server_url"]
+    _check_timestamp_flags(url, root)
+    stamp = None
+    if url is not None:
+        from ocisign.cli._common import warn
+        from ocisign.notary.blob import blob_timestamper
+
+        if flags["bundle_path"] is None:
+            raise BlobUsageError("a timestamp is stored in the bundle: --timestamp-url needs "
+                                 "--bundle FILE")
+        stamper = blob_timestamper(url, root, warn, response=True)
+        stamp = lambda signature: stamper(signature, "sha256")  # noqa: E731  (sigstore-go)
     data = _read(blob_path, "failed to read the blob")
-    signature, bundle = sign_blob(data, flags["sigstore_key"], flags["sigstore_passphrase_file"])
+    signature, bundle = sign_blob(data, flags["sigstore_key"], flags["sigstore_passphrase_file"],
+                                  stamp)
     if flags["output_signature"] is not None:
         _write_private(flags["output_signature"], signature.encode())
         click.echo(f"Signature written to {flags['output_signature']}", err=True)
@@ -250,6 +274,13 @@ def _sign_sigstore(blob_path: Path, flags: dict[str, Any]) -> None:
               help="cosign public key: verify as 'cosign verify-blob --key' does.")
 @click.option("--bundle", "bundle_path", type=_FILE,
               help="With --sigstore-pubkey: the Sigstore bundle to verify.")
+@click.option("--use-signed-timestamps", is_flag=True,
+              help="With --sigstore-pubkey: require an RFC 3161 timestamp that verifies.")
+@click.option("--trusted-root", type=_FILE,
+              help="Sigstore trusted root JSON (its timestampAuthorities are used).")
+@click.option("--timestamp-certificate-chain", type=_FILE,
+              help="PEM chain of the timestamp authority, root included (implies "
+                   "--use-signed-timestamps).")
 @common_flags
 def verify(blob_path: str | None, **flags: Any) -> None:
     """Verify the signature of BLOB_PATH."""
@@ -259,8 +290,12 @@ def verify(blob_path: str | None, **flags: Any) -> None:
     if flags["sigstore_pubkey"] is not None:
         _verify_sigstore(Path(blob_path), flags)
         return
-    if flags["bundle_path"] is not None:
-        raise BlobUsageError("--bundle needs --sigstore-pubkey")
+    for name in ("bundle_path", "trusted_root", "timestamp_certificate_chain"):
+        if flags[name] is not None:
+            flag = name.replace("_path", "").replace("_", "-")
+            raise BlobUsageError(f"--{flag} needs --sigstore-pubkey")
+    if flags["use_signed_timestamps"]:
+        raise BlobUsageError("--use-signed-timestamps needs --sigstore-pubkey")
     _verify_notary(Path(blob_path), flags)
 
 
@@ -322,11 +357,39 @@ def _verify_sigstore(blob_path: Path, flags: dict[str, Any]) -> None:
         raise BlobUsageError("--sigstore-pubkey needs exactly one of --bundle FILE and "
                              "-s/--signature FILE")
     public_key = load_public_key(flags["sigstore_pubkey"])
+    check = _timestamp_check(flags)
     data = _read(blob_path, "failed to read the blob")
     verify_blob(data, public_key,
                 bundle=_read(bundle, "failed to read the bundle") if bundle else None,
-                signature=_read(Path(sig), "failed to read the signature") if sig else None)
+                signature=_read(Path(sig), "failed to read the signature") if sig else None,
+                timestamps=check)
     click.echo("Verified OK", err=True)
+
+
+def _timestamp_check(flags: dict[str, Any]) -> TimestampCheck | None:
+    """cosign's ``--use-signed-timestamps`` (implied by ``--timestamp-certificate-chain``):
+    one RFC 3161 timestamp must verify with a timestamp authority of ``--trusted-root`` or
+    of the chain file."""
+    from ocisign.sigstore.blob import chain_authority, trusted_root_authorities
+
+    root, chain = flags["trusted_root"], flags["timestamp_certificate_chain"]
+    if not (flags["use_signed_timestamps"] or chain):
+        if root is not None:
+            raise BlobUsageError("--trusted-root is read for its timestamp authorities only; "
+                                 "it needs --use-signed-timestamps",
+                                 hint="no transparency log is checked with --sigstore-pubkey")
+        return None
+    authorities = []
+    if root is not None:
+        authorities += trusted_root_authorities(_read(root, "failed to read the trusted root"))
+    if chain is not None:
+        authorities.append(chain_authority(chain))
+    if not authorities:
+        raise BlobUsageError("--use-signed-timestamps needs the timestamp authority: "
+                             "--trusted-root FILE or --timestamp-certificate-chain FILE")
+    from ocisign.notary.timestamp import verify_any
+
+    return lambda responses, signature: verify_any(responses, signature, authorities)
 
 
 # --------------------------------------------------------------------------- inspect

@@ -1,8 +1,8 @@
 """cosign-compatible blob signatures with a key pair (``cosign sign-blob|verify-blob --key``).
 
-Signing writes what cosign writes offline (no Rekor, no TSA): the base64 DER signature
-over the raw file and, with ``--bundle``, a Sigstore bundle v0.3 with a
-``messageSignature`` and the key's hint (:mod:`ocisign.envelopes.bundle`). Verifying
+Signing writes what cosign writes offline (no Rekor): the base64 DER signature over the
+raw file and, with ``--bundle``, a Sigstore bundle v0.3 with a ``messageSignature``, the
+key's hint and optionally an RFC 3161 timestamp (:mod:`ocisign.envelopes.bundle`). Verifying
 accepts a bundle (new format: ``mediaType`` present) or a signature file, or cosign's
 legacy bundle ``{"base64Signature", "cert", "rekorBundle"}``; trust comes only from the
 user's public key: a certificate in a bundle is refused, and a public key in a legacy
@@ -13,14 +13,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from cryptography import x509
 
 from ocisign.envelopes.bundle import (
     Artifact,
     message_bundle,
     parse_bundle,
+    signed_timestamps,
     verify_message_bundle,
     verify_signature,
 )
@@ -31,11 +37,68 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 
-def sign_blob(blob: bytes, key: Path, passphrase_file: Path | None) -> tuple[str, bytes]:
-    """(base64 signature, bundle JSON) of ``blob`` signed with the cosign key at ``key``."""
+def sign_blob(
+    blob: bytes, key: Path, passphrase_file: Path | None,
+    timestamper: Callable[[bytes], bytes] | None = None,
+) -> tuple[str, bytes]:
+    """(base64 signature, bundle JSON) of ``blob`` signed with the cosign key at ``key``;
+    ``timestamper`` (signature -> DER TimeStampResp) stamps the bundle."""
     signer = load_sigstore_key(key, passphrase_file)
-    signature, bundle = message_bundle(signer, blob)
+    signature, bundle = message_bundle(signer, blob, timestamper)
     return base64.b64encode(signature).decode(), bundle
+
+
+Authority = tuple[list[x509.Certificate], datetime | None, datetime | None]
+TimestampCheck = Callable[[list[bytes], bytes], object]
+"""Given a bundle's RFC 3161 timestamps and the signature, raise unless one verifies."""
+TRUSTED_ROOT = "application/vnd.dev.sigstore.trustedroot"
+
+
+def trusted_root_authorities(data: bytes) -> list[Authority]:
+    """The ``timestampAuthorities`` of a Sigstore trusted root (``--trusted-root``): each
+    one's certificate chain and ``validFor`` window. Read leniently, as protojson (the
+    rest of the document is not used: no transparency log is checked)."""
+    try:
+        doc = json.loads(data)
+        assert isinstance(doc, dict)
+        media_type = doc.get("mediaType", "")
+        assert isinstance(media_type, str)
+        if not media_type.startswith(TRUSTED_ROOT):
+            raise VerificationError(f"unsupported trusted root media type {media_type!r}",
+                                    hint=f"a Sigstore trusted root has mediaType {TRUSTED_ROOT}"
+                                         "+json;version=0.1")
+        out: list[Authority] = []
+        for tsa in doc.get("timestampAuthorities") or []:
+            certs = [x509.load_der_x509_certificate(base64.b64decode(c["rawBytes"]))
+                     for c in tsa["certChain"]["certificates"]]
+            window = tsa.get("validFor") or {}
+            out.append((certs, _rfc3339(window.get("start")), _rfc3339(window.get("end"))))
+    except (AssertionError, UnicodeDecodeError, RecursionError, *MALFORMED) as exc:
+        raise VerificationError(f"malformed trusted root: {exc}",
+                                hint="pass a Sigstore trusted_root.json") from None
+    if not out:
+        raise VerificationError("the trusted root names no timestamp authority",
+                                hint="its timestampAuthorities must hold the TSA's chain")
+    return out
+
+
+def _rfc3339(value: object) -> datetime | None:
+    if value is None:
+        return None
+    assert isinstance(value, str)
+    text = value.replace("Z", "+00:00")
+    main, dot, rest = text.partition(".")
+    if dot:  # protojson writes nanoseconds; Python reads up to microseconds
+        digits = "".join(itertools.takewhile(str.isdigit, rest))
+        text = f"{main}.{digits[:6]}{rest[len(digits):]}"
+    return datetime.fromisoformat(text)
+
+
+def chain_authority(path: Path) -> Authority:
+    """``--timestamp-certificate-chain``: PEM certificates, the root among them."""
+    from ocisign.keys.pem import load_certificates
+
+    return load_certificates(path), None, None
 
 
 def _signature_bytes(text: bytes) -> bytes:
@@ -48,21 +111,31 @@ def _signature_bytes(text: bytes) -> bytes:
 
 def verify_blob(
     blob: bytes, public_key: PublicKeyTypes, *, bundle: bytes | None = None,
-    signature: bytes | None = None,
+    signature: bytes | None = None, timestamps: TimestampCheck | None = None,
 ) -> str:
-    """Verify ``blob`` with ``public_key``; returns which input verified (VerificationError)."""
+    """Verify ``blob`` with ``public_key``; returns which input verified (VerificationError).
+    With ``timestamps`` (cosign's ``--use-signed-timestamps``) a bundle's RFC 3161
+    timestamps must pass that check too."""
     if bundle is not None:
         try:
             doc = json.loads(bundle)
         except (ValueError, UnicodeDecodeError, RecursionError):
             raise VerificationError("the bundle is not JSON") from None
         if isinstance(doc, dict) and "mediaType" in doc:
-            verify_message_bundle(parse_bundle(bundle), public_key, Artifact(data=blob))
+            parsed = parse_bundle(bundle)
+            verify_message_bundle(parsed, public_key, Artifact(data=blob))
+            if timestamps is not None:
+                assert parsed.message_signature is not None
+                timestamps(signed_timestamps(parsed), parsed.message_signature.signature)
             return "bundle"
         signature = _legacy_signature(doc)
     if signature is None:
         raise VerificationError("nothing to verify",
                                 hint="pass --bundle FILE or -s/--signature FILE")
+    if timestamps is not None:
+        raise VerificationError("signed timestamps are read from a Sigstore bundle; this "
+                                "signature has none",
+                                hint="verify the --bundle that sign --timestamp-url wrote")
     verify_signature(public_key, blob, _signature_bytes(signature))
     return "signature"
 
