@@ -8,8 +8,10 @@ signatures (base64 signature, Sigstore bundle v0.3). See docs/blob.md.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +23,7 @@ from ocisign.cli._flags import key_value_pairs, parse_expiry
 from ocisign.errors import ConfigError, OcisignError, UsageError
 
 if TYPE_CHECKING:
+    from ocisign.envelopes.bundle import Artifact
     from ocisign.sigstore.blob import TimestampCheck
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
@@ -263,7 +266,8 @@ def _sign_sigstore(blob_path: Path, flags: dict[str, Any]) -> None:
 
 @blob.command("verify")
 @click.argument("blob_path", required=False)
-@click.option("-s", "--signature", help="The signature file (<blob>.<jws|cose>.sig).")
+@click.option("-s", "--signature", help="The signature file (<blob>.<jws|cose>.sig); with "
+              "--sigstore-pubkey also a URL or the base64 signature itself.")
 @click.option("--media-type", help="Also require this signed media type.")
 @click.option("--policy-name", help="Blob trust policy statement (default: the global one).")
 @click.option("-m", "--user-metadata", multiple=True, metavar="KEY=VALUE",
@@ -288,7 +292,7 @@ def verify(blob_path: str | None, **flags: Any) -> None:
         raise BlobUsageError("missing path to the blob artifact: use `notation blob verify "
                              "--help` to see what parameters are required")
     if flags["sigstore_pubkey"] is not None:
-        _verify_sigstore(Path(blob_path), flags)
+        _verify_sigstore(blob_path, flags)
         return
     for name in ("bundle_path", "trusted_root", "timestamp_certificate_chain"):
         if flags[name] is not None:
@@ -343,8 +347,8 @@ def _verify_notary(blob_path: Path, flags: dict[str, Any]) -> None:
             click.echo(f"{key.ljust(width)}{value}".rstrip())
 
 
-def _verify_sigstore(blob_path: Path, flags: dict[str, Any]) -> None:
-    """cosign verify-blob --key --insecure-ignore-tlog: a bundle or a signature file."""
+def _verify_sigstore(blob_ref: str, flags: dict[str, Any]) -> None:
+    """cosign verify-blob --key --insecure-ignore-tlog: a bundle or a signature."""
     from ocisign.keys.pem import load_public_key
     from ocisign.sigstore.blob import verify_blob
 
@@ -358,12 +362,74 @@ def _verify_sigstore(blob_path: Path, flags: dict[str, Any]) -> None:
                              "-s/--signature FILE")
     public_key = load_public_key(flags["sigstore_pubkey"])
     check = _timestamp_check(flags)
-    data = _read(blob_path, "failed to read the blob")
-    verify_blob(data, public_key,
+    verify_blob(_sigstore_blob(blob_ref, digest_ok=bundle is not None), public_key,
                 bundle=_read(bundle, "failed to read the bundle") if bundle else None,
-                signature=_read(Path(sig), "failed to read the signature") if sig else None,
+                signature=_sigstore_signature(sig) if sig is not None else None,
                 timestamps=check)
     click.echo("Verified OK", err=True)
+
+
+URL_TIMEOUT = 30.0  # seconds without a byte from the server
+MAX_URL_BLOB = 256 * 1024 * 1024
+MAX_URL_SIGNATURE = 1024 * 1024
+_DIGEST_HEX = {"sha256": 64, "sha384": 96, "sha512": 128}
+
+
+def _load_ref(ref: str, limit: int, what: str) -> bytes:
+    """cosign's ``LoadFileOrURL``: an http(s) URL is fetched (at most ``limit`` bytes, a
+    timeout: the server is not trusted), ``env://VAR`` read, else a file (OSError)."""
+    scheme, sep, rest = ref.partition("://")
+    if not sep:
+        return Path(ref).read_bytes()
+    if scheme in ("http", "https"):
+        from ocisign.notary.revocation import FetchError, fetch
+
+        try:
+            return fetch(ref, URL_TIMEOUT, limit, what)
+        except FetchError as exc:
+            raise ConfigError(f"loading URL {ref}: {exc}",
+                              hint=f"check that the URL serves the {what}") from None
+    if scheme == "env":
+        value = os.environ.get(rest)
+        if value is None:
+            raise ConfigError(f"loading URL: env var ${rest} not found",
+                              hint="export the variable, or pass a file")
+        return value.encode()
+    raise ConfigError(f"loading URL: unrecognized scheme: {scheme}://",
+                      hint="pass a file, -, an http(s):// URL or env://VAR")
+
+
+def _sigstore_blob(ref: str, *, digest_ok: bool) -> bytes | Artifact:
+    """cosign's blob argument: ``-`` (stdin), a URL, a file or, when that cannot be read
+    and ``ref`` is ``sha256|sha384|sha512:<hex>``, that digest (for a bundle)."""
+    from ocisign.envelopes.bundle import Artifact
+
+    if ref == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return _load_ref(ref, MAX_URL_BLOB, "blob")
+    except OSError as exc:
+        algorithm, _, hexpart = ref.partition(":")
+        if digest_ok and len(hexpart) == _DIGEST_HEX.get(algorithm) and all(
+                c in "0123456789abcdef" for c in hexpart):
+            return Artifact(digest=bytes.fromhex(hexpart), algorithm=algorithm)
+        raise ConfigError(f"failed to read the blob: {exc.strerror or exc}: {ref}",
+                          hint="pass a file, -, an http(s):// URL, or with --bundle a "
+                               "sha256:<hex> digest") from None
+
+
+def _sigstore_signature(ref: str) -> bytes:
+    """cosign's ``--signature``: a file or URL, else the value itself (base64, as cosign
+    prints it; other bytes are taken raw)."""
+    try:
+        return _load_ref(ref, MAX_URL_SIGNATURE, "signature")
+    except (FileNotFoundError, NotADirectoryError):
+        return ref.encode()  # cosign: "it can be a base64 encoded string as well"
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return ref.encode()
+        raise ConfigError(f"failed to read the signature: {exc.strerror or exc}: {ref}",
+                          hint="check the path and its permissions") from None
 
 
 def _timestamp_check(flags: dict[str, Any]) -> TimestampCheck | None:

@@ -110,12 +110,13 @@ def _signature_bytes(text: bytes) -> bytes:
 
 
 def verify_blob(
-    blob: bytes, public_key: PublicKeyTypes, *, bundle: bytes | None = None,
+    blob: bytes | Artifact, public_key: PublicKeyTypes, *, bundle: bytes | None = None,
     signature: bytes | None = None, timestamps: TimestampCheck | None = None,
 ) -> str:
-    """Verify ``blob`` with ``public_key``; returns which input verified (VerificationError).
-    With ``timestamps`` (cosign's ``--use-signed-timestamps``) a bundle's RFC 3161
-    timestamps must pass that check too."""
+    """Verify ``blob`` (its bytes, or for a bundle only its digest) with ``public_key``;
+    returns which input verified (VerificationError). With ``timestamps`` (cosign's
+    ``--use-signed-timestamps``) a bundle's RFC 3161 timestamps must pass that check too."""
+    artifact = blob if isinstance(blob, Artifact) else Artifact(data=blob)
     if bundle is not None:
         try:
             doc = json.loads(bundle)
@@ -123,7 +124,7 @@ def verify_blob(
             raise VerificationError("the bundle is not JSON") from None
         if isinstance(doc, dict) and "mediaType" in doc:
             parsed = parse_bundle(bundle)
-            verify_message_bundle(parsed, public_key, Artifact(data=blob))
+            verify_message_bundle(parsed, public_key, artifact)
             if timestamps is not None:
                 assert parsed.message_signature is not None
                 timestamps(signed_timestamps(parsed), parsed.message_signature.signature)
@@ -136,7 +137,11 @@ def verify_blob(
         raise VerificationError("signed timestamps are read from a Sigstore bundle; this "
                                 "signature has none",
                                 hint="verify the --bundle that sign --timestamp-url wrote")
-    verify_signature(public_key, blob, _signature_bytes(signature))
+    if artifact.data is None:
+        raise VerificationError("a signature without a Sigstore bundle is checked over the "
+                                "blob's bytes, not over a digest",
+                                hint="pass the blob (a file, - or a URL), or a --bundle")
+    verify_signature(public_key, artifact.data, _signature_bytes(signature))
     return "signature"
 
 
