@@ -207,3 +207,40 @@ def test_verify_flag_errors(tmp_path: Path) -> None:
         env.run(*base, "--trusted-root", root, blob))
     assert "needs --sigstore-pubkey" in _one_error(env.run(
         "blob", "verify", "-s", "x.jws.sig", "--use-signed-timestamps", blob))
+
+
+def test_legacy_timestamp_file_beside_a_bare_signature(tmp_path: Path, pki: Pki) -> None:
+    """cosign's deprecated --rfc3161-timestamp: {"SignedRFC3161Timestamp": base64(DER
+    TimeStampResp)} written at sign time, read with -s at verify time."""
+    signed = Signed(tmp_path, pki)  # also makes the key pair
+    env, blob = signed.env, str(signed.blob)
+    env.ok("blob", "sign", "--sigstore-key", "cosign.key", "--sigstore-passphrase-file",
+           "pass.txt", "--output-signature", "blob.sig", "--rfc3161-timestamp", "blob.tsr",
+           "--timestamp-server-url", pki.tsa_url, "--timestamp-root-cert",
+           str(signed.root_pem), blob)
+    doc = json.loads((tmp_path / "blob.tsr").read_text())
+    assert list(doc) == ["SignedRFC3161Timestamp"]
+    assert (tmp_path / "blob.tsr").stat().st_mode & 0o777 == 0o600
+    chain = str(pki.write("tsa-chain.pem", pki.tsa_root.pem()))
+    base = ("blob", "verify", "--sigstore-pubkey", "cosign.pub", "-s", "blob.sig")
+    done = env.run(*base, "--rfc3161-timestamp", "blob.tsr", "--timestamp-certificate-chain",
+                   chain, blob)
+    assert done.returncode == 0 and done.stderr == "Verified OK\n", done.stderr
+    # the bundle's stamp is over another signature (made by the first sign): imprint fails
+    (tmp_path / "other.tsr").write_text(json.dumps(
+        {"SignedRFC3161Timestamp": _stamps(signed.doc())[0]["signedTimestamp"]}))
+    assert "messageImprint does not match" in _one_error(env.run(
+        *base, "--rfc3161-timestamp", "other.tsr", "--timestamp-certificate-chain", chain, blob))
+    # cosign's pairing rule, both ways, and no detached stamp beside a bundle
+    assert "must also specify --rfc3161-timestamp" in _one_error(
+        env.run(*base, "--timestamp-certificate-chain", chain, blob))
+    assert "must also specify --use-signed-timestamps" in _one_error(
+        env.run(*base, "--rfc3161-timestamp", "blob.tsr", blob))
+    assert "may not be provided using --rfc3161-timestamp" in _one_error(env.run(
+        "blob", "verify", "--sigstore-pubkey", "cosign.pub", "--bundle", str(signed.bundle),
+        "--rfc3161-timestamp", "blob.tsr", "--timestamp-certificate-chain", chain, blob))
+    (tmp_path / "bad.tsr").write_text('{"SignedRFC3161Timestamp": 5}')
+    assert "is not {" in _one_error(env.run(
+        *base, "--rfc3161-timestamp", "bad.tsr", "--timestamp-certificate-chain", chain, blob))
+    assert "--rfc3161-timestamp needs --timestamp-url" in _one_error(env.run(
+        "blob", "sign", "--sigstore-key", "cosign.key", "--rfc3161-timestamp", "x.tsr", blob))

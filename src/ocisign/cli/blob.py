@@ -115,6 +115,9 @@ def blob() -> None:
               help="With --sigstore-key: write the base64 signature to FILE, not stdout.")
 @click.option("--timestamp-server-url",
               help="With --sigstore-key: cosign's name for --timestamp-url.")
+@click.option("--rfc3161-timestamp", "rfc3161_timestamp", type=_FILE,
+              help="With --sigstore-key and a TSA: also write the timestamp to FILE "
+                   "(cosign's legacy file).")
 @common_flags
 def sign(blob_path: str | None, **flags: Any) -> None:
     """Sign BLOB_PATH; the signature goes to <blob>.<jws|cose>.sig beside it."""
@@ -127,7 +130,7 @@ def sign(blob_path: str | None, **flags: Any) -> None:
         _sign_sigstore(Path(blob_path), flags)
         return
     for name in ("bundle_path", "output_signature", "sigstore_passphrase_file",
-                 "timestamp_server_url"):
+                 "timestamp_server_url", "rfc3161_timestamp"):
         if flags[name] is not None:
             raise BlobUsageError(f"--{name.replace('_path', '').replace('_', '-')} needs "
                                  "--sigstore-key")
@@ -243,22 +246,28 @@ def _sign_sigstore(blob_path: Path, flags: dict[str, Any]) -> None:
         from ocisign.cli._common import warn
         from ocisign.notary.blob import blob_timestamper
 
-        if flags["bundle_path"] is None:
+        if flags["bundle_path"] is None and flags["rfc3161_timestamp"] is None:
             raise BlobUsageError("a timestamp is stored in the bundle: --timestamp-url needs "
-                                 "--bundle FILE")
+                                 "--bundle FILE (or cosign's legacy --rfc3161-timestamp FILE)")
         stamper = blob_timestamper(url, root, warn, response=True)
         stamp = lambda signature: stamper(signature, "sha256")  # noqa: E731  (sigstore-go)
+    elif flags["rfc3161_timestamp"] is not None:
+        raise BlobUsageError("--rfc3161-timestamp needs --timestamp-url (the TSA to ask)")
     data = _read(blob_path, "failed to read the blob")
-    signature, bundle = sign_blob(data, flags["sigstore_key"], flags["sigstore_passphrase_file"],
-                                  stamp)
+    signed = sign_blob(data, flags["sigstore_key"], flags["sigstore_passphrase_file"], stamp)
     if flags["output_signature"] is not None:
-        _write_private(flags["output_signature"], signature.encode())
+        _write_private(flags["output_signature"], signed.signature.encode())
         click.echo(f"Signature written to {flags['output_signature']}", err=True)
     else:
-        click.echo(signature)
+        click.echo(signed.signature)
     if flags["bundle_path"] is not None:
-        _write_private(flags["bundle_path"], bundle)
+        _write_private(flags["bundle_path"], signed.bundle)
         click.echo(f"Wrote bundle to file {flags['bundle_path']}", err=True)
+    if flags["rfc3161_timestamp"] is not None and signed.timestamp is not None:
+        from ocisign.sigstore.blob import legacy_timestamp
+
+        _write_private(flags["rfc3161_timestamp"], legacy_timestamp(signed.timestamp))
+        click.echo(f"Wrote timestamp to file {flags['rfc3161_timestamp']}", err=True)
 
 
 # ---------------------------------------------------------------------------- verify
@@ -285,6 +294,8 @@ def _sign_sigstore(blob_path: Path, flags: dict[str, Any]) -> None:
 @click.option("--timestamp-certificate-chain", type=_FILE,
               help="PEM chain of the timestamp authority, root included (implies "
                    "--use-signed-timestamps).")
+@click.option("--rfc3161-timestamp", "rfc3161_timestamp",
+              help="With -s: cosign's legacy RFC 3161 timestamp file (or URL).")
 @common_flags
 def verify(blob_path: str | None, **flags: Any) -> None:
     """Verify the signature of BLOB_PATH."""
@@ -294,7 +305,8 @@ def verify(blob_path: str | None, **flags: Any) -> None:
     if flags["sigstore_pubkey"] is not None:
         _verify_sigstore(blob_path, flags)
         return
-    for name in ("bundle_path", "trusted_root", "timestamp_certificate_chain"):
+    for name in ("bundle_path", "trusted_root", "timestamp_certificate_chain",
+                 "rfc3161_timestamp"):
         if flags[name] is not None:
             flag = name.replace("_path", "").replace("_", "-")
             raise BlobUsageError(f"--{flag} needs --sigstore-pubkey")
@@ -365,7 +377,7 @@ def _verify_sigstore(blob_ref: str, flags: dict[str, Any]) -> None:
     verify_blob(_sigstore_blob(blob_ref, digest_ok=bundle is not None), public_key,
                 bundle=_read(bundle, "failed to read the bundle") if bundle else None,
                 signature=_sigstore_signature(sig) if sig is not None else None,
-                timestamps=check)
+                timestamps=check, legacy_timestamp=_legacy_timestamp(flags["rfc3161_timestamp"]))
     click.echo("Verified OK", err=True)
 
 
@@ -430,6 +442,19 @@ def _sigstore_signature(ref: str) -> bytes:
             return ref.encode()
         raise ConfigError(f"failed to read the signature: {exc.strerror or exc}: {ref}",
                           hint="check the path and its permissions") from None
+
+
+def _legacy_timestamp(ref: str | None) -> bytes | None:
+    """``--rfc3161-timestamp``: cosign's legacy timestamp file, or URL."""
+    if ref is None:
+        return None
+    from ocisign.sigstore.blob import read_legacy_timestamp
+
+    try:
+        return read_legacy_timestamp(_load_ref(ref, MAX_URL_SIGNATURE, "timestamp"))
+    except OSError as exc:
+        raise ConfigError(f"failed to read the RFC 3161 timestamp: {exc.strerror or exc}: "
+                          f"{ref}", hint="check the path and its permissions") from None
 
 
 def _timestamp_check(flags: dict[str, Any]) -> TimestampCheck | None:

@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from cryptography import x509
 
@@ -30,22 +30,62 @@ from ocisign.envelopes.bundle import (
     verify_message_bundle,
     verify_signature,
 )
-from ocisign.errors import MALFORMED, VerificationError
+from ocisign.errors import MALFORMED, UsageError, VerificationError
 from ocisign.sigstore.attach import load_sigstore_key
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 
+class SignedBlob(NamedTuple):
+    """What ``cosign sign-blob --key`` writes: the base64 signature, the bundle JSON and,
+    when stamped, the DER TimeStampResp (the bundle holds it too)."""
+
+    signature: str
+    bundle: bytes
+    timestamp: bytes | None = None
+
+
 def sign_blob(
     blob: bytes, key: Path, passphrase_file: Path | None,
     timestamper: Callable[[bytes], bytes] | None = None,
-) -> tuple[str, bytes]:
-    """(base64 signature, bundle JSON) of ``blob`` signed with the cosign key at ``key``;
-    ``timestamper`` (signature -> DER TimeStampResp) stamps the bundle."""
+) -> SignedBlob:
+    """``blob`` signed with the cosign key at ``key``; ``timestamper`` (signature -> DER
+    TimeStampResp) stamps it."""
     signer = load_sigstore_key(key, passphrase_file)
-    signature, bundle = message_bundle(signer, blob, timestamper)
-    return base64.b64encode(signature).decode(), bundle
+    stamps: list[bytes] = []
+
+    def stamp(signature: bytes) -> bytes:
+        assert timestamper is not None
+        stamps.append(timestamper(signature))
+        return stamps[-1]
+
+    signature, bundle = message_bundle(signer, blob, stamp if timestamper else None)
+    return SignedBlob(base64.b64encode(signature).decode(), bundle,
+                      stamps[0] if stamps else None)
+
+
+_LEGACY_TIMESTAMP = "SignedRFC3161Timestamp"
+
+
+def legacy_timestamp(response: bytes) -> bytes:
+    """cosign's ``--rfc3161-timestamp`` file: ``{"SignedRFC3161Timestamp": base64(DER
+    TimeStampResp)}`` (cosign's ``bundle.RFC3161Timestamp``)."""
+    return json.dumps({_LEGACY_TIMESTAMP: base64.b64encode(response).decode()}).encode()
+
+
+def read_legacy_timestamp(data: bytes) -> bytes:
+    """The DER TimeStampResp of a ``--rfc3161-timestamp`` file (the key matched
+    case-insensitively, as Go decodes it)."""
+    try:
+        doc = json.loads(data)
+        assert isinstance(doc, dict)
+        value = next(v for k, v in doc.items() if k.casefold() == _LEGACY_TIMESTAMP.casefold())
+        return base64.b64decode(value, validate=True)
+    except (AssertionError, StopIteration, UnicodeDecodeError, binascii.Error, *MALFORMED):
+        raise VerificationError(f'the RFC 3161 timestamp file is not {{"{_LEGACY_TIMESTAMP}": '
+                                '"<base64>"}',
+                                hint="pass the file that sign --rfc3161-timestamp wrote") from None
 
 
 Authority = tuple[list[x509.Certificate], datetime | None, datetime | None]
@@ -112,10 +152,12 @@ def _signature_bytes(text: bytes) -> bytes:
 def verify_blob(
     blob: bytes | Artifact, public_key: PublicKeyTypes, *, bundle: bytes | None = None,
     signature: bytes | None = None, timestamps: TimestampCheck | None = None,
+    legacy_timestamp: bytes | None = None,
 ) -> str:
     """Verify ``blob`` (its bytes, or for a bundle only its digest) with ``public_key``;
     returns which input verified (VerificationError). With ``timestamps`` (cosign's
-    ``--use-signed-timestamps``) a bundle's RFC 3161 timestamps must pass that check too."""
+    ``--use-signed-timestamps``) a bundle's RFC 3161 timestamps, or for a bare signature
+    ``legacy_timestamp`` (a DER TimeStampResp), must pass that check too."""
     artifact = blob if isinstance(blob, Artifact) else Artifact(data=blob)
     if bundle is not None:
         try:
@@ -123,6 +165,10 @@ def verify_blob(
         except (ValueError, UnicodeDecodeError, RecursionError):
             raise VerificationError("the bundle is not JSON") from None
         if isinstance(doc, dict) and "mediaType" in doc:
+            if legacy_timestamp is not None:
+                raise VerificationError("unsupported: RFC3161 timestamp may not be provided "
+                                        "using --rfc3161-timestamp with a Sigstore bundle",
+                                        hint="the bundle carries its own timestamps")
             parsed = parse_bundle(bundle)
             verify_message_bundle(parsed, public_key, artifact)
             if timestamps is not None:
@@ -133,15 +179,21 @@ def verify_blob(
     if signature is None:
         raise VerificationError("nothing to verify",
                                 hint="pass --bundle FILE or -s/--signature FILE")
-    if timestamps is not None:
-        raise VerificationError("signed timestamps are read from a Sigstore bundle; this "
-                                "signature has none",
-                                hint="verify the --bundle that sign --timestamp-url wrote")
     if artifact.data is None:
         raise VerificationError("a signature without a Sigstore bundle is checked over the "
                                 "blob's bytes, not over a digest",
                                 hint="pass the blob (a file, - or a URL), or a --bundle")
-    verify_signature(public_key, artifact.data, _signature_bytes(signature))
+    if (legacy_timestamp is None) != (timestamps is None):  # cosign's rule, both ways
+        raise UsageError(
+            "when specifying --rfc3161-timestamp, you must also specify "
+            "--use-signed-timestamps or --timestamp-certificate-chain" if timestamps is None
+            else "when specifying --use-signed-timestamps or --timestamp-certificate-chain, "
+                 "you must also specify --rfc3161-timestamp",
+            hint="a signature without a bundle carries its timestamp in a separate file")
+    raw = _signature_bytes(signature)
+    verify_signature(public_key, artifact.data, raw)
+    if timestamps is not None and legacy_timestamp is not None:
+        timestamps([legacy_timestamp], raw)
     return "signature"
 
 
