@@ -8,7 +8,7 @@ repository, so every signature is new. Then, in this process, through the CLI:
 - ``ocisign validate -f LIST -j J`` of the same images under a strict trust policy.
 
 Prints images/s, CPU per image (ocisign and the registry) and the HTTP requests per image,
-by kind. Requests are counted at ``urllib3.connectionpool.HTTPConnectionPool.urlopen``
+by kind. Requests are counted at ``ocisign.registry.http.HTTPClient._once``
 (every request any client in this process sends, token requests and retries included).
 
 Usage: python bench/notary_batch.py [-n N] [-j J] [--format jws|cose]
@@ -17,7 +17,6 @@ Usage: python bench/notary_batch.py [-n N] [-j J] [--format jws|cose]
 from __future__ import annotations
 
 import argparse
-import collections
 import contextlib
 import io
 import json
@@ -27,7 +26,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -35,8 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT), str(ROOT / "bench")]
 
-import urllib3.connectionpool  # noqa: E402
-from sign_batch import cpu_seconds, push_images  # noqa: E402
+from sign_batch import RequestCounter, cpu_seconds, push_images  # noqa: E402
 from tests.fixtures.registry import registry_available, start_registry  # noqa: E402
 
 POLICY = {
@@ -63,33 +60,6 @@ def kind_of(method: str, url: str) -> str:
     if what == "blobs":
         return f"{method} blob"
     return f"{method} manifest {'referrers tag' if ref.startswith('sha256-') else 'by digest'}"
-
-
-class RequestCounter:
-    """Counts HTTP requests (by kind) sent through urllib3 by this process."""
-
-    def __init__(self) -> None:
-        self.kinds: collections.Counter[str] = collections.Counter()
-        self._lock = threading.Lock()
-        self._orig = urllib3.connectionpool.HTTPConnectionPool.urlopen
-
-    @property
-    def count(self) -> int:
-        return sum(self.kinds.values())
-
-    def __enter__(self) -> RequestCounter:
-        orig, counter = self._orig, self
-
-        def urlopen(pool: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-            with counter._lock:
-                counter.kinds[kind_of(method, url)] += 1
-            return orig(pool, method, url, *args, **kwargs)
-
-        urllib3.connectionpool.HTTPConnectionPool.urlopen = urlopen  # type: ignore[method-assign]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        urllib3.connectionpool.HTTPConnectionPool.urlopen = self._orig  # type: ignore[method-assign]
 
 
 def run_cli(args: list[str]) -> tuple[float, dict[str, Any]]:
@@ -142,7 +112,7 @@ def main() -> None:
             ]
             for label, cli_args, done_key in steps:
                 before = cpu_seconds(), cpu_seconds(pid)
-                with RequestCounter() as counter:
+                with RequestCounter(kind_of) as counter:
                     elapsed, doc = run_cli(cli_args)
                 client_cpu = cpu_seconds() - before[0]
                 registry_cpu = cpu_seconds(pid) - before[1]

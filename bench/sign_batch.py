@@ -11,8 +11,8 @@ its own fresh copies, so every signature is new), then times:
   run by ``xargs -P 8`` (skopeo from scripts/get-skopeo.sh).
 
 Both use the same key (tests/data/sigstore/skopeo-generated.private). ocisign's HTTP
-requests are counted by wrapping ``requests.adapters.HTTPAdapter.send`` (every request
-any session in this process sends, token and retry requests included).
+requests are counted by wrapping ``ocisign.registry.http.HTTPClient._once`` (every request
+any registry client in this process sends, token, retry and redirect requests included).
 
 Usage: python bench/sign_batch.py [-n N] [--archs amd64[,arm64]] [--skip-skopeo]
 """
@@ -20,6 +20,7 @@ Usage: python bench/sign_batch.py [-n N] [--archs amd64[,arm64]] [--skip-skopeo]
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import io
 import json
@@ -31,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -38,38 +40,45 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
-import requests.adapters  # noqa: E402
 from tests.fixtures.registry import (  # noqa: E402
     push_test_image,
     registry_available,
     start_registry,
 )
 
+from ocisign.registry.http import HTTPClient  # noqa: E402
+
 KEY = ROOT / "tests" / "data" / "sigstore" / "skopeo-generated.private"
 PASSFILE = ROOT / "tests" / "data" / "sigstore" / "skopeo-generated.passphrase"
 
 
 class RequestCounter:
-    """Counts HTTP requests sent by any requests session in this process."""
+    """Counts the HTTP exchanges (by kind, see ``kind_of``) of ocisign's registry clients
+    in this process: every request sent, retries and redirects included."""
 
-    def __init__(self) -> None:
-        self.count = 0
+    def __init__(self, kind_of: Callable[[str, str], str] = lambda method, url: method) -> None:
+        self.kinds: collections.Counter[str] = collections.Counter()
+        self._kind_of = kind_of
         self._lock = threading.Lock()
-        self._orig = requests.adapters.HTTPAdapter.send
+        self._orig = HTTPClient._once
+
+    @property
+    def count(self) -> int:
+        return sum(self.kinds.values())
 
     def __enter__(self) -> RequestCounter:
         orig, counter = self._orig, self
 
-        def send(adapter: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        def once(client: HTTPClient, method: str, url: str, *args: Any) -> Any:
             with counter._lock:
-                counter.count += 1
-            return orig(adapter, request, *args, **kwargs)
+                counter.kinds[counter._kind_of(method, url)] += 1
+            return orig(client, method, url, *args)
 
-        requests.adapters.HTTPAdapter.send = send  # type: ignore[method-assign,assignment]
+        HTTPClient._once = once  # type: ignore[method-assign]
         return self
 
     def __exit__(self, *exc: object) -> None:
-        requests.adapters.HTTPAdapter.send = self._orig  # type: ignore[method-assign]
+        HTTPClient._once = self._orig  # type: ignore[method-assign]
 
 
 def cpu_seconds(pid: int | None = None) -> float:

@@ -45,7 +45,7 @@ POLICY = {
         "trustStores": ["ca:bench"], "trustedIdentities": ["*"],
     }],
 }
-HEAVY = ("cryptography", "requests", "urllib3", "rich", "pydantic", "nacl", "cbor2", "yaml",
+HEAVY = ("cryptography", "requests", "urllib3", "http.client", "rich", "pydantic", "nacl", "cbor2", "yaml",
          "click")
 TARGETS = {"ocisign --version": 3.0, "ocisign sign (JWS, registry)": 8.0,
            "ocisign validate (registry)": 6.0}

@@ -31,7 +31,7 @@ def test_version_fast_path_matches_click_and_skips_it() -> None:
 
 
 def test_help_lists_commands_without_importing_them() -> None:
-    heavy = ("cryptography", "requests", "rich", "ocisign.cli.sign")
+    heavy = ("cryptography", "requests", "http.client", "rich", "ocisign.cli.sign")
     code = (
         "import sys; from ocisign.cli import cli\n"
         "try:\n    cli.main(['--help'], prog_name='ocisign')\nexcept SystemExit:\n    pass\n"

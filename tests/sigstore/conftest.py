@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -22,6 +23,7 @@ from ocisign.envelopes import simplesigning as ss
 from ocisign.envelopes.simplesigning import PublicKey
 from ocisign.registry import open_store
 from ocisign.registry.client import RegistryClient
+from ocisign.registry.http import Response
 from ocisign.registry.store import sigstore_tag
 from ocisign.resolve.targets import Resolved, resolve_targets
 from ocisign.signers.local import LocalSigner
@@ -139,13 +141,13 @@ def counting(client: RegistryClient) -> Iterator[list[str]]:
     seen: list[str] = []
     lock = threading.Lock()
 
-    def hook(response: Any, *args: Any, **kwargs: Any) -> None:
+    def observe(response: Response) -> None:
+        parts = urlsplit(response.url)
         with lock:
-            seen.append(f"{response.request.method} {response.request.path_url}")
+            seen.append(f"{response.method} {parts.path}" + (f"?{parts.query}" * bool(parts.query)))
 
-    hooks = client.transport.session.hooks["response"]
-    hooks.append(hook)
+    client.transport.observers.append(observe)
     try:
         yield seen
     finally:
-        hooks.remove(hook)
+        client.transport.observers.remove(observe)

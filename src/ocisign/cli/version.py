@@ -11,7 +11,7 @@ import click
 from ocisign import __version__
 from ocisign.cli._common import common_flags, print_json
 
-LIBRARIES = ("cryptography", "click", "requests", "pydantic", "cbor2", "rich")
+LIBRARIES = ("cryptography", "click", "certifi", "pydantic", "cbor2", "rich")
 
 
 def git_commit() -> str:

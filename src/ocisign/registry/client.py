@@ -42,7 +42,7 @@ from ocisign.registry.store import (
 from ocisign.registry.transport import Transport
 
 if TYPE_CHECKING:
-    import requests
+    from ocisign.registry.http import Response
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class RegistryStore:
 
     # -- manifests ---------------------------------------------------------------------
 
-    def _manifest(self, method: str, reference: str, what: str) -> requests.Response:
+    def _manifest(self, method: str, reference: str, what: str) -> Response:
         return self.client.transport.request(
             method, self.host, self._path("manifests", reference), scopes=self._pull,
             headers={"Accept": MANIFEST_ACCEPT}, what=what,
@@ -225,7 +225,7 @@ class RegistryStore:
 
     def _pages(
         self, path: str, params: dict[str, str] | None, what: str, **kwargs: Any
-    ) -> Iterator[requests.Response]:
+    ) -> Iterator[Response]:
         """The answers of a ``Link: rel="next"`` paginated listing, at most MAX_PAGES of
         them, on this registry only; a next link already followed ends it."""
         seen: set[str] = set()
@@ -234,7 +234,7 @@ class RegistryStore:
                 "GET", self.host, path, scopes=self._pull, params=params, what=what, **kwargs
             )
             yield response
-            link = response.links.get("next", {}).get("url")
+            link = response.link("next")
             if not link:
                 return
             nxt = urlsplit(urljoin(f"http://{self.host}{path}", link))
@@ -347,7 +347,7 @@ class RegistryStore:
             data=body, ok=(201, 204), retry_safe=False, what=what,
         )
 
-    def _location(self, response: requests.Response) -> str:
+    def _location(self, response: Response) -> str:
         location = response.headers.get("Location")
         if not location:
             raise RegistryError(f"{self.host} started an upload without a Location header")

@@ -24,17 +24,10 @@ import random
 import socket
 import threading
 import time
-import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
-
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import InsecureRequestWarning
+from urllib.parse import urlencode, urlsplit
 
 from ocisign.errors import AuthError, NetworkError, NotFoundError, RegistryError
 from ocisign.oci.reference import is_loopback_host
@@ -44,6 +37,14 @@ from ocisign.registry.auth import (
     credentials_hint,
     may_send_credentials,
     origin,
+)
+from ocisign.registry.http import (
+    BodyTooLarge,
+    Connection,
+    ConnectionFailed,
+    HTTPClient,
+    Response,
+    TLSFailed,
 )
 from ocisign.registry.store import MAX_MANIFEST_BYTES, RegistryOptions
 from ocisign.util.deadline import current_deadline
@@ -72,7 +73,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - current)
 
 
-def _registry_error_text(response: requests.Response) -> str:
+def _registry_error_text(response: Response) -> str:
     """The first ``errors[].message`` of a distribution error body, if any."""
     try:
         body = json.loads(response.content)
@@ -99,11 +100,11 @@ NOT_FOUND_HINTS = {  # distribution error codes of a 404 -> what to do
 @dataclass
 class _Armed:
     deadline: float
-    conns: list[HTTPConnection] = field(default_factory=list)
+    conns: list[Connection] = field(default_factory=list)
     expired: bool = False
 
 
-def _shut(conn: HTTPConnection) -> None:
+def _shut(conn: Connection) -> None:
     sock = getattr(conn, "sock", None)
     if sock is not None:
         with contextlib.suppress(OSError):
@@ -127,7 +128,7 @@ class _Watchdog:
                 self._thread.start()
             self._cond.notify()
 
-    def attach(self, conn: HTTPConnection) -> None:
+    def attach(self, conn: Connection) -> None:
         with self._cond:
             armed = self._armed.get(threading.get_ident())
             if armed is not None:
@@ -161,38 +162,6 @@ class _Watchdog:
 _WATCHDOG = _Watchdog()
 
 
-class _WatchedHTTP(HTTPConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _WATCHDOG.attach(self)
-        super().request(*args, **kwargs)
-
-
-class _WatchedHTTPS(HTTPSConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _WATCHDOG.attach(self)
-        super().request(*args, **kwargs)
-
-
-class _HTTPPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTP
-
-
-class _HTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPS
-
-
-class _Overtime(Exception):
-    """A request's total deadline passed (the watchdog shut its socket)."""
-
-
-class _Transient(Exception):
-    """A connection error or read timeout: worth another attempt if the request is safe."""
-
-    def __init__(self, summary: str) -> None:
-        super().__init__(summary)
-        self.summary = summary
-
-
 @dataclass
 class _Budget:
     """The retry budget of one operation: attempts and seconds."""
@@ -218,30 +187,20 @@ class _Budget:
 
 
 class Transport:
-    """Thread-safe HTTP access to registries with one pooled ``requests.Session``."""
+    """Thread-safe HTTP access to registries over one pooled ``HTTPClient``."""
 
     def __init__(self, options: RegistryOptions | None = None) -> None:
         self.options = options or RegistryOptions()
-        self.session = requests.Session()
-        pool = max(10, self.options.jobs)
-        adapter = HTTPAdapter(pool_connections=pool, pool_maxsize=pool, max_retries=0)
-        adapter.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
-        self.session.headers["User-Agent"] = USER_AGENT
-        # passed on every request: a session-level verify loses to REQUESTS_CA_BUNDLE
-        self.verify: bool | str = True
-        if self.options.ca_file:
-            self.verify = self.options.ca_file
-        elif not self.options.tls_verify:
-            self.verify = False
-            warnings.filterwarnings("ignore", category=InsecureRequestWarning)
+        self.http = HTTPClient(verify=self.options.tls_verify or bool(self.options.ca_file),
+                               ca_file=self.options.ca_file or None,
+                               pool_size=max(10, self.options.jobs))
+        self.observers: list[Callable[[Response], None]] = []  # each answer, as it comes
         self.auth = Authenticator(self.options.username, self.options.password)
         self._schemes: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def close(self) -> None:
-        self.session.close()
+        self.http.close()
 
     def scheme(self, host: str) -> str:
         """``http`` for --insecure, ``https`` otherwise (loopback may fall back to http)."""
@@ -273,7 +232,7 @@ class Transport:
         retry_safe: bool | None = None,
         what: str = "",
         max_bytes: int = MAX_MANIFEST_BYTES,
-    ) -> requests.Response:
+    ) -> Response:
         """Send one API request; return the response if its status is in ``ok``.
 
         ``path`` may also be an absolute URL (an upload Location). The body is streamed
@@ -295,8 +254,8 @@ class Transport:
             if status == 401 and not auth_tried:
                 auth_tried = True
                 header = response.headers.get("WWW-Authenticate", "")
-                sent = response.request.headers.get("Authorization")
-                if self.auth.challenge(host, scopes, header, sent, self._fetch_token):
+                if self.auth.challenge(host, scopes, header, response.authorization,
+                                       self._fetch_token):
                     continue
             if status in ok or (budget.used and status in ok_on_retry):
                 return response
@@ -304,16 +263,16 @@ class Transport:
 
     def _retrying(
         self, send: Any, safe: bool, budget: _Budget, host: str, what: str
-    ) -> requests.Response:
+    ) -> Response:
         """``send()`` again on transient failures while ``budget`` lasts (if ``safe``)."""
         while True:
             try:
-                response: requests.Response = send()
-            except _Transient as exc:
+                response: Response = send()
+            except ConnectionFailed as exc:
                 delay = budget.pause(self.options.backoff, self.options.max_retry_after, None)
                 if not safe or delay is None:
-                    raise NetworkError(f"cannot reach registry {host}: {exc.summary}") from exc
-                log.debug("%s failed (%s), retry in %.2fs", what, exc.summary, delay)
+                    raise NetworkError(f"cannot reach registry {host}: {exc}") from exc
+                log.debug("%s failed (%s), retry in %.2fs", what, exc, delay)
                 time.sleep(delay)
                 continue
             status = response.status_code
@@ -338,7 +297,7 @@ class Transport:
         data: Any,
         max_bytes: int,
         what: str,
-    ) -> requests.Response:
+    ) -> Response:
         """One attempt, body read and capped, under the request's total deadline.
 
         ``scopes=None`` sends no registry credentials (token requests carry their own).
@@ -355,25 +314,26 @@ class Transport:
                 raise NetworkError(f"{what}: no time left to ask {host}", OVERTIME_HINT)
             _WATCHDOG.arm(deadline)
             try:
-                response = self.session.request(
-                    method, url, params=params, headers=all_headers, data=data,
-                    timeout=(min(self.options.connect_timeout, left),
-                             min(self.options.timeout, left)),
-                    verify=self.verify, allow_redirects=method in ("GET", "HEAD"), stream=True,
+                response = self.http.request(
+                    method, url, params=params, headers={"User-Agent": USER_AGENT, **all_headers},
+                    body=data, connect_timeout=min(self.options.connect_timeout, left),
+                    read_timeout=min(self.options.timeout, left), max_bytes=max_bytes,
+                    watch=_WATCHDOG.attach,
                 )
-                _read_capped(response, max_bytes, what)
-            except requests.exceptions.RequestException as exc:
+            except BodyTooLarge:
+                raise _oversized(what, max_bytes) from None
+            except (TLSFailed, ConnectionFailed) as exc:
                 if _WATCHDOG.disarm():
                     raise NetworkError(
                         f"{what}: {host} did not finish answering within "
                         f"{f'{left:.1f}'.rstrip('0').rstrip('.')} s",
                         OVERTIME_HINT,
                     ) from exc
-                if isinstance(exc, requests.exceptions.SSLError):
+                if isinstance(exc, TLSFailed):
                     if (
                         is_loopback_host(host)
                         and urlsplit(url).scheme == "https"
-                        and "CERTIFICATE_VERIFY_FAILED" not in str(exc)
+                        and not exc.verify_failed
                         and "://" not in path
                     ):
                         log.debug("%s does not speak TLS; using plain HTTP (loopback)", host)
@@ -381,20 +341,18 @@ class Transport:
                             self._schemes[host] = "http"
                         continue
                     raise NetworkError(
-                        f"TLS connection to {host} failed: {_short(exc)}",
+                        f"TLS connection to {host} failed: {exc}",
                         "pass --ca-file with the registry's CA, or use --insecure-registry",
                     ) from exc
-                if isinstance(exc, (requests.exceptions.ConnectionError,
-                                    requests.exceptions.Timeout,
-                                    requests.exceptions.ChunkedEncodingError)):
-                    raise _Transient(_short(exc)) from exc
-                raise NetworkError(f"{what}: request to {host} failed: {_short(exc)}") from exc
+                raise
             finally:
                 _WATCHDOG.disarm()
             log.debug("%s %s -> %s", method, url.split("?")[0], response.status_code)
+            for observe in self.observers:
+                observe(response)
             return response
 
-    def _raise_for(self, response: requests.Response, host: str, what: str) -> Any:
+    def _raise_for(self, response: Response, host: str, what: str) -> Any:
         status = response.status_code
         detail = _registry_error_text(response)
         suffix = f" ({detail})" if detail else ""
@@ -441,7 +399,8 @@ class Transport:
                 "service": params.get("service", ""),
                 "scope": " ".join(scopes),
             }
-            method, query, headers, data = "POST", None, {}, form
+            method, query, data = "POST", None, urlencode(form).encode()
+            headers = {"Content-Type": "application/x-www-form-urlencoded"}
         else:
             query = [("service", params["service"])] if params.get("service") else []
             query.extend(("scope", s) for s in scopes)
@@ -473,32 +432,6 @@ class Transport:
         if not token:
             raise AuthError(f"the token server for {host} sent no token")
         return token, max(1.0, expires_in - min(10.0, expires_in / 10))
-
-
-def _short(exc: BaseException) -> str:
-    """A one-line, secret-free summary of a requests/urllib3 exception."""
-    text = str(exc)
-    for marker in ("Connection refused", "timed out", "Connection reset", "Name or service"):
-        if marker in text:
-            return marker.lower()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
-
-
-def _read_capped(response: requests.Response, max_bytes: int, what: str) -> None:
-    """Read a streamed body into ``response.content``, refusing more than ``max_bytes``."""
-    announced = response.headers.get("Content-Length", "")
-    if announced.isdigit() and int(announced) > max_bytes and response.request.method != "HEAD":
-        response.close()
-        raise _oversized(what, max_bytes)
-    chunks: list[bytes] = []
-    total = 0
-    for chunk in response.iter_content(64 * 1024):
-        total += len(chunk)
-        if total > max_bytes:
-            response.close()
-            raise _oversized(what, max_bytes)
-        chunks.append(chunk)
-    response._content = b"".join(chunks)
 
 
 def _oversized(what: str, max_bytes: int) -> RegistryError:
