@@ -12,6 +12,7 @@ import errno
 import json
 import logging
 import os
+import string
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -423,7 +424,7 @@ def _sigstore_blob(ref: str, *, digest_ok: bool) -> bytes | Artifact:
     except OSError as exc:
         algorithm, _, hexpart = ref.partition(":")
         if digest_ok and len(hexpart) == _DIGEST_HEX.get(algorithm) and all(
-                c in "0123456789abcdef" for c in hexpart):
+                c in string.hexdigits for c in hexpart):
             return Artifact(digest=bytes.fromhex(hexpart), algorithm=algorithm)
         raise ConfigError(f"failed to read the blob: {exc.strerror or exc}: {ref}",
                           hint="pass a file, -, an http(s):// URL, or with --bundle a "
