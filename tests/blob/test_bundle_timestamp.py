@@ -244,3 +244,23 @@ def test_legacy_timestamp_file_beside_a_bare_signature(tmp_path: Path, pki: Pki)
         *base, "--rfc3161-timestamp", "bad.tsr", "--timestamp-certificate-chain", chain, blob))
     assert "--rfc3161-timestamp needs --timestamp-url" in _one_error(env.run(
         "blob", "sign", "--sigstore-key", "cosign.key", "--rfc3161-timestamp", "x.tsr", blob))
+
+
+def test_sign_fails_and_writes_nothing_when_the_stamp_does_not_verify(
+    tmp_path: Path, pki: Pki,
+) -> None:
+    """The stamp is checked against --timestamp-root-cert before anything is written."""
+    env = Env(tmp_path)
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "pass.txt").write_text("hunter2")
+    env.ok("key", "generate-pair", "--passphrase-file", "pass.txt")
+    (tmp_path / "f.txt").write_text("x")
+    other = pki.write("other-root.pem", issue("Other TSA Root", None, ca=True, days=30).pem())
+    done = env.run("blob", "sign", "--sigstore-key", "cosign.key", "--sigstore-passphrase-file",
+                   "pass.txt", "--bundle", "f.json", "--output-signature", "f.sig",
+                   "--timestamp-url", pki.tsa_url, "--timestamp-root-cert", str(other), "f.txt")
+    line = _one_error(done)
+    assert line.startswith("Error: timestamp: invalid timestamp response from") and \
+        "does not chain" in line, line
+    assert pki.files.hits["/tsa"] == 1
+    assert not (tmp_path / "f.json").exists() and not (tmp_path / "f.sig").exists()
