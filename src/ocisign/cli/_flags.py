@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -118,6 +117,8 @@ def parse_expiry(text: str) -> timedelta:
         return timedelta(0)
     if value.startswith("-"):
         raise UsageError(f"--expiry must not be negative: {text!r}", hint=hint)
+    from decimal import Decimal  # only for --expiry
+
     body = value.removeprefix("+")
     position, total = 0, Decimal(0)
     for match in _DURATION_PART.finditer(body):

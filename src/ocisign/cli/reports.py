@@ -8,7 +8,6 @@ after hangar's).
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from datetime import UTC, datetime
@@ -89,6 +88,8 @@ def report_document(report: BatchReport, *, yaml_keys: bool = False) -> dict[str
 
 def csv_text(report: BatchReport) -> str:
     """hangar's CSV (one row per image result; a line without any gets one row)."""
+    import csv  # only for a CSV report
+
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_HEADER)

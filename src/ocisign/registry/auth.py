@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import re
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -99,6 +98,8 @@ def docker_config_path(env: Mapping[str, str] | None = None) -> Path:
 
 
 def _run_helper(helper: str, server: str, env: Mapping[str, str]) -> Credentials | None:
+    import subprocess  # only for a credential helper
+
     program = f"docker-credential-{helper}"
     try:
         proc = subprocess.run(

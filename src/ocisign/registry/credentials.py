@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -65,6 +64,8 @@ def _helper_for(config: Mapping[str, Any], server: str) -> str | None:
 
 
 def _run_helper(helper: str, action: str, data: str) -> None:
+    import subprocess  # only for a credential helper
+
     program = f"docker-credential-{helper}"
     try:
         proc = subprocess.run([program, action], input=data, capture_output=True, text=True,
