@@ -313,3 +313,40 @@ def test_skip_statement_reserved_metadata_and_debug(host: BlobHost) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == ("Trust policy is configured to skip signature verification for "
                            "blobFile.txt\n")
+
+
+def test_policy_keys_match_case_insensitively_as_go(host: BlobHost) -> None:
+    """notation-go decodes trustpolicy.blob.json with encoding/json: member names match
+    struct fields case-insensitively, the last of two such members wins, unknown members
+    (here a malformed registryScopes) are ignored. Values stay case-sensitive."""
+    statement = {
+        "NAME": "first", "Name": "folded",
+        "SignatureVerification": {"LEVEL": "strict", "VerifyTimestamp": "always"},
+        "TRUSTSTORES": ["ca:e2e"], "trustedidentities": ["*"], "GlobalPolicy": True,
+        "registryScopes": 5,
+    }
+    text = json.dumps({"Version": "1.0", "TrustPolicies": [statement]})
+    text = text.replace('"NAME"', '"name"')  # exact and folded spellings of one field
+    path = host.policy(text)
+    assert host.run("blob", "sign", "blobFile.txt").returncode == 0
+    done = host.run("blob", "verify", "-s", "blobFile.txt.jws.sig", "blobFile.txt")
+    assert done.returncode == 0, done.stderr
+    assert "Successfully verified" in done.stdout
+    named = host.run("blob", "verify", "-s", "blobFile.txt.jws.sig", "--policy-name", "folded",
+                     "blobFile.txt")
+    assert named.returncode == 0, named.stderr
+    first = host.run("blob", "verify", "-s", "blobFile.txt.jws.sig", "--policy-name", "first",
+                     "blobFile.txt")
+    assert first.returncode == 1 and 'no applicable blob trust policy with name "first"' in \
+        first.stderr
+    shown = host.run("blob", "policy", "show")
+    assert shown.returncode == 0 and shown.stdout == text
+    # a folded key still gets the checks: a wrong value is reported under its field
+    path.write_text(text.replace('"strict"', '"Strict"'))
+    bad = host.run("blob", "verify", "-s", "blobFile.txt.jws.sig", "blobFile.txt")
+    assert bad.returncode == 1 and "Strict" in bad.stderr and "Traceback" not in bad.stderr
+    # and a key that matches no field in any case is ignored, not an error
+    path.write_text(text.replace('"trustedidentities"', '"trusted_identities"'))
+    missing = host.run("blob", "verify", "-s", "blobFile.txt.jws.sig", "blobFile.txt")
+    assert missing.returncode == 1 and "missing trustStores or trustedIdentities" in \
+        missing.stderr

@@ -49,8 +49,8 @@ def statement(level: str, *, tsa: bool = True, verify_timestamp: str = "always",
 def sign(pki: Pki, tmp_path: Path) -> ParsedEnvelope:
     """A JWS by the PKI's leaf, timestamped by the TSA (its chain must be good now)."""
     checks = revocation.Options(cache_dir=tmp_path / "sign-cache")
-    stamp: Callable[[bytes, str], bytes] = lambda sig, name: timestamp.request_token(  # noqa: E731
-        pki.tsa_url, sig, name, pki.tsa_root.cert, checks)
+    stamp: Callable[[bytes, str], bytes] = lambda sig, name: timestamp.request_response(  # noqa: E731
+        pki.tsa_url, sig, name, pki.tsa_root.cert, checks)[1]
     signer = LocalSigner(pki.leaf.key, [n.cert for n in pki.leaf.chain()])
     return sign_descriptor(TARGET, signer, timestamper=stamp).parsed
 

@@ -13,7 +13,7 @@ import pytest
 
 from ocisign.envelopes.notary import parse_envelope
 from ocisign.notary.revocation import Options
-from ocisign.notary.timestamp import build_request, request_token, verify
+from ocisign.notary.timestamp import build_request, request_response, verify
 from tests.fixtures.pki import Pki, PkiFactory, Revoked, make_crl
 from tests.tsa.conftest import fresh_layout, signer_env
 
@@ -153,15 +153,16 @@ def test_already_signed_needs_a_timestamp(tmp_path: Path, pki: Pki) -> None:
 @pytest.mark.parametrize("hash_name", ["sha256", "sha384", "sha512"])
 def test_request_per_hash(tmp_path: Path, pki: Pki, hash_name: str) -> None:
     """Requests as openssl reads them (rfc3161-client's for SHA-256/512, ours for SHA-384),
-    answered by the real TSA and accepted by request_token's checks."""
+    answered by the real TSA and accepted by request_response's checks."""
     query, nonce = build_request(b"signature bytes", hash_name)
     (tmp_path / "q.tsq").write_bytes(query)
     text = subprocess.run(["openssl", "ts", "-query", "-in", str(tmp_path / "q.tsq"), "-text"],
                           capture_output=True, text=True, check=True).stdout
     assert f"Hash Algorithm: {hash_name}" in text and "Certificate required: yes" in text
     assert f"Nonce: 0x{nonce:X}" in text.replace("Nonce: 0x0", "Nonce: 0x")
-    token = request_token(pki.tsa_url, b"signature bytes", hash_name, pki.tsa_root.cert,
-                          Options(cache_dir=tmp_path / "crl"))
+    response, token = request_response(pki.tsa_url, b"signature bytes", hash_name,
+                                       pki.tsa_root.cert, Options(cache_dir=tmp_path / "crl"))
+    assert response.endswith(token)
     assert verify(token, b"signature bytes", [pki.tsa_root.cert]).nonce is not None
     (tmp_path / "t.der").write_bytes(token)
     text = subprocess.run(["openssl", "ts", "-reply", "-in", str(tmp_path / "t.der"),

@@ -8,17 +8,24 @@ signatures (base64 signature, Sigstore bundle v0.3). See docs/blob.md.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
+import string
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ocisign.cli._common import common_flags
 from ocisign.cli._flags import key_value_pairs, parse_expiry
 from ocisign.errors import ConfigError, OcisignError, UsageError
+
+if TYPE_CHECKING:
+    from ocisign.envelopes.bundle import Artifact
+    from ocisign.sigstore.blob import TimestampCheck
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 log = logging.getLogger(__name__)
@@ -107,6 +114,11 @@ def blob() -> None:
               help="With --sigstore-key: write a Sigstore bundle (v0.3) to FILE.")
 @click.option("--output-signature", type=_FILE,
               help="With --sigstore-key: write the base64 signature to FILE, not stdout.")
+@click.option("--timestamp-server-url",
+              help="With --sigstore-key: cosign's name for --timestamp-url.")
+@click.option("--rfc3161-timestamp", "rfc3161_timestamp", type=_FILE,
+              help="With --sigstore-key and a TSA: also write the timestamp to FILE "
+                   "(cosign's legacy file).")
 @common_flags
 def sign(blob_path: str | None, **flags: Any) -> None:
     """Sign BLOB_PATH; the signature goes to <blob>.<jws|cose>.sig beside it."""
@@ -118,7 +130,8 @@ def sign(blob_path: str | None, **flags: Any) -> None:
     if flags["sigstore_key"] is not None:
         _sign_sigstore(Path(blob_path), flags)
         return
-    for name in ("bundle_path", "output_signature", "sigstore_passphrase_file"):
+    for name in ("bundle_path", "output_signature", "sigstore_passphrase_file",
+                 "timestamp_server_url", "rfc3161_timestamp"):
         if flags[name] is not None:
             raise BlobUsageError(f"--{name.replace('_path', '').replace('_', '-')} needs "
                                  "--sigstore-key")
@@ -215,23 +228,47 @@ def _sign_sigstore(blob_path: Path, flags: dict[str, Any]) -> None:
     from ocisign.sigstore.blob import sign_blob
 
     notary_only = ("key_name", "key_id", "plugin_name", "signature_format",
-                   "signature_directory", "timestamp_url", "timestamp_root_cert")
+                   "signature_directory")
     given = [n for n in notary_only if flags[n] is not None] + [
         n for n in ("user_metadata", "plugin_config") if flags[n]]
     if given:
         flag = given[0].replace("_name", "").replace("_", "-")
         raise BlobUsageError(f"--{flag} signs Notary Project signatures; it cannot be used "
                              "with --sigstore-key")
+    url, root = flags["timestamp_url"], flags["timestamp_root_cert"]
+    if flags["timestamp_server_url"] is not None:
+        if url is not None:
+            raise BlobUsageError("--timestamp-server-url and --timestamp-url are the same flag; "
+                                 "give one")
+        url = flags["timestamp_server_url"]
+    _check_timestamp_flags(url, root)
+    stamp = None
+    if url is not None:
+        from ocisign.cli._common import warn
+        from ocisign.notary.blob import blob_timestamper
+
+        if flags["bundle_path"] is None and flags["rfc3161_timestamp"] is None:
+            raise BlobUsageError("a timestamp is stored in the bundle: --timestamp-url needs "
+                                 "--bundle FILE (or cosign's legacy --rfc3161-timestamp FILE)")
+        stamper = blob_timestamper(url, root, warn, response=True)
+        stamp = lambda signature: stamper(signature, "sha256")  # noqa: E731  (sigstore-go)
+    elif flags["rfc3161_timestamp"] is not None:
+        raise BlobUsageError("--rfc3161-timestamp needs --timestamp-url (the TSA to ask)")
     data = _read(blob_path, "failed to read the blob")
-    signature, bundle = sign_blob(data, flags["sigstore_key"], flags["sigstore_passphrase_file"])
+    signed = sign_blob(data, flags["sigstore_key"], flags["sigstore_passphrase_file"], stamp)
     if flags["output_signature"] is not None:
-        _write_private(flags["output_signature"], signature.encode())
+        _write_private(flags["output_signature"], signed.signature.encode())
         click.echo(f"Signature written to {flags['output_signature']}", err=True)
     else:
-        click.echo(signature)
+        click.echo(signed.signature)
     if flags["bundle_path"] is not None:
-        _write_private(flags["bundle_path"], bundle)
+        _write_private(flags["bundle_path"], signed.bundle)
         click.echo(f"Wrote bundle to file {flags['bundle_path']}", err=True)
+    if flags["rfc3161_timestamp"] is not None and signed.timestamp is not None:
+        from ocisign.sigstore.blob import legacy_timestamp
+
+        _write_private(flags["rfc3161_timestamp"], legacy_timestamp(signed.timestamp))
+        click.echo(f"Wrote timestamp to file {flags['rfc3161_timestamp']}", err=True)
 
 
 # ---------------------------------------------------------------------------- verify
@@ -239,7 +276,8 @@ def _sign_sigstore(blob_path: Path, flags: dict[str, Any]) -> None:
 
 @blob.command("verify")
 @click.argument("blob_path", required=False)
-@click.option("-s", "--signature", help="The signature file (<blob>.<jws|cose>.sig).")
+@click.option("-s", "--signature", help="The signature file (<blob>.<jws|cose>.sig); with "
+              "--sigstore-pubkey also a URL or the base64 signature itself.")
 @click.option("--media-type", help="Also require this signed media type.")
 @click.option("--policy-name", help="Blob trust policy statement (default: the global one).")
 @click.option("-m", "--user-metadata", multiple=True, metavar="KEY=VALUE",
@@ -250,6 +288,15 @@ def _sign_sigstore(blob_path: Path, flags: dict[str, Any]) -> None:
               help="cosign public key: verify as 'cosign verify-blob --key' does.")
 @click.option("--bundle", "bundle_path", type=_FILE,
               help="With --sigstore-pubkey: the Sigstore bundle to verify.")
+@click.option("--use-signed-timestamps", is_flag=True,
+              help="With --sigstore-pubkey: require an RFC 3161 timestamp that verifies.")
+@click.option("--trusted-root", type=_FILE,
+              help="Sigstore trusted root JSON (its timestampAuthorities are used).")
+@click.option("--timestamp-certificate-chain", type=_FILE,
+              help="PEM chain of the timestamp authority, root included (implies "
+                   "--use-signed-timestamps).")
+@click.option("--rfc3161-timestamp", "rfc3161_timestamp",
+              help="With -s: cosign's legacy RFC 3161 timestamp file (or URL).")
 @common_flags
 def verify(blob_path: str | None, **flags: Any) -> None:
     """Verify the signature of BLOB_PATH."""
@@ -257,10 +304,15 @@ def verify(blob_path: str | None, **flags: Any) -> None:
         raise BlobUsageError("missing path to the blob artifact: use `notation blob verify "
                              "--help` to see what parameters are required")
     if flags["sigstore_pubkey"] is not None:
-        _verify_sigstore(Path(blob_path), flags)
+        _verify_sigstore(blob_path, flags)
         return
-    if flags["bundle_path"] is not None:
-        raise BlobUsageError("--bundle needs --sigstore-pubkey")
+    for name in ("bundle_path", "trusted_root", "timestamp_certificate_chain",
+                 "rfc3161_timestamp"):
+        if flags[name] is not None:
+            flag = name.replace("_path", "").replace("_", "-")
+            raise BlobUsageError(f"--{flag} needs --sigstore-pubkey")
+    if flags["use_signed_timestamps"]:
+        raise BlobUsageError("--use-signed-timestamps needs --sigstore-pubkey")
     _verify_notary(Path(blob_path), flags)
 
 
@@ -308,8 +360,8 @@ def _verify_notary(blob_path: Path, flags: dict[str, Any]) -> None:
             click.echo(f"{key.ljust(width)}{value}".rstrip())
 
 
-def _verify_sigstore(blob_path: Path, flags: dict[str, Any]) -> None:
-    """cosign verify-blob --key --insecure-ignore-tlog: a bundle or a signature file."""
+def _verify_sigstore(blob_ref: str, flags: dict[str, Any]) -> None:
+    """cosign verify-blob --key --insecure-ignore-tlog: a bundle or a signature."""
     from ocisign.keys.pem import load_public_key
     from ocisign.sigstore.blob import verify_blob
 
@@ -322,11 +374,114 @@ def _verify_sigstore(blob_path: Path, flags: dict[str, Any]) -> None:
         raise BlobUsageError("--sigstore-pubkey needs exactly one of --bundle FILE and "
                              "-s/--signature FILE")
     public_key = load_public_key(flags["sigstore_pubkey"])
-    data = _read(blob_path, "failed to read the blob")
-    verify_blob(data, public_key,
+    check = _timestamp_check(flags)
+    verify_blob(_sigstore_blob(blob_ref, digest_ok=bundle is not None), public_key,
                 bundle=_read(bundle, "failed to read the bundle") if bundle else None,
-                signature=_read(Path(sig), "failed to read the signature") if sig else None)
+                signature=_sigstore_signature(sig) if sig is not None else None,
+                timestamps=check, legacy_timestamp=_legacy_timestamp(flags["rfc3161_timestamp"]))
     click.echo("Verified OK", err=True)
+
+
+URL_TIMEOUT = 30.0  # seconds without a byte from the server
+MAX_URL_BLOB = 256 * 1024 * 1024
+MAX_URL_SIGNATURE = 1024 * 1024
+_DIGEST_HEX = {"sha256": 64, "sha384": 96, "sha512": 128}
+
+
+def _load_ref(ref: str, limit: int, what: str) -> bytes:
+    """cosign's ``LoadFileOrURL``: an http(s) URL is fetched (at most ``limit`` bytes, a
+    timeout: the server is not trusted), ``env://VAR`` read, else a file (OSError)."""
+    scheme, sep, rest = ref.partition("://")
+    if not sep:
+        return Path(ref).read_bytes()
+    if scheme in ("http", "https"):
+        from ocisign.notary.revocation import FetchError, fetch
+
+        try:
+            return fetch(ref, URL_TIMEOUT, limit, what)
+        except FetchError as exc:
+            raise ConfigError(f"loading URL {ref}: {exc}",
+                              hint=f"check that the URL serves the {what}") from None
+    if scheme == "env":
+        value = os.environ.get(rest)
+        if value is None:
+            raise ConfigError(f"loading URL: env var ${rest} not found",
+                              hint="export the variable, or pass a file")
+        return value.encode()
+    raise ConfigError(f"loading URL: unrecognized scheme: {scheme}://",
+                      hint="pass a file, -, an http(s):// URL or env://VAR")
+
+
+def _sigstore_blob(ref: str, *, digest_ok: bool) -> bytes | Artifact:
+    """cosign's blob argument: ``-`` (stdin), a URL, a file or, when that cannot be read
+    and ``ref`` is ``sha256|sha384|sha512:<hex>``, that digest (for a bundle)."""
+    from ocisign.envelopes.bundle import Artifact
+
+    if ref == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return _load_ref(ref, MAX_URL_BLOB, "blob")
+    except OSError as exc:
+        algorithm, _, hexpart = ref.partition(":")
+        if digest_ok and len(hexpart) == _DIGEST_HEX.get(algorithm) and all(
+                c in string.hexdigits for c in hexpart):
+            return Artifact(digest=bytes.fromhex(hexpart), algorithm=algorithm)
+        raise ConfigError(f"failed to read the blob: {exc.strerror or exc}: {ref}",
+                          hint="pass a file, -, an http(s):// URL, or with --bundle a "
+                               "sha256:<hex> digest") from None
+
+
+def _sigstore_signature(ref: str) -> bytes:
+    """cosign's ``--signature``: a file or URL, else the value itself (base64, as cosign
+    prints it; other bytes are taken raw)."""
+    try:
+        return _load_ref(ref, MAX_URL_SIGNATURE, "signature")
+    except (FileNotFoundError, NotADirectoryError):
+        return ref.encode()  # cosign: "it can be a base64 encoded string as well"
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return ref.encode()
+        raise ConfigError(f"failed to read the signature: {exc.strerror or exc}: {ref}",
+                          hint="check the path and its permissions") from None
+
+
+def _legacy_timestamp(ref: str | None) -> bytes | None:
+    """``--rfc3161-timestamp``: cosign's legacy timestamp file, or URL."""
+    if ref is None:
+        return None
+    from ocisign.sigstore.blob import read_legacy_timestamp
+
+    try:
+        return read_legacy_timestamp(_load_ref(ref, MAX_URL_SIGNATURE, "timestamp"))
+    except OSError as exc:
+        raise ConfigError(f"failed to read the RFC 3161 timestamp: {exc.strerror or exc}: "
+                          f"{ref}", hint="check the path and its permissions") from None
+
+
+def _timestamp_check(flags: dict[str, Any]) -> TimestampCheck | None:
+    """cosign's ``--use-signed-timestamps`` (implied by ``--timestamp-certificate-chain``):
+    one RFC 3161 timestamp must verify with a timestamp authority of ``--trusted-root`` or
+    of the chain file."""
+    from ocisign.sigstore.blob import chain_authority, trusted_root_authorities
+
+    root, chain = flags["trusted_root"], flags["timestamp_certificate_chain"]
+    if not (flags["use_signed_timestamps"] or chain):
+        if root is not None:
+            raise BlobUsageError("--trusted-root is read for its timestamp authorities only; "
+                                 "it needs --use-signed-timestamps",
+                                 hint="no transparency log is checked with --sigstore-pubkey")
+        return None
+    authorities = []
+    if root is not None:
+        authorities += trusted_root_authorities(_read(root, "failed to read the trusted root"))
+    if chain is not None:
+        authorities.append(chain_authority(chain))
+    if not authorities:
+        raise BlobUsageError("--use-signed-timestamps needs the timestamp authority: "
+                             "--trusted-root FILE or --timestamp-certificate-chain FILE")
+    from ocisign.notary.timestamp import verify_any
+
+    return lambda responses, signature: verify_any(responses, signature, authorities)
 
 
 # --------------------------------------------------------------------------- inspect

@@ -1,16 +1,19 @@
 """notation's blob trust policy, ``trustpolicy.blob.json`` (notation v2).
 
 Statements are OCI statements without ``registryScopes``, selected by ``name``
-(``--policy-name``) or by the one ``globalPolicy: true`` statement. As Go's decoder does,
-unknown keys are ignored (a stray ``registryScopes`` is dropped); key names are matched
-exactly (Go would match them case-insensitively). Messages are notation-go's
-(``verifier/trustpolicy/blob.go``).
+(``--policy-name``) or by the one ``globalPolicy: true`` statement. Keys are read as Go's
+``encoding/json`` reads them into notation-go's ``BlobDocument``: a member goes to the field
+of that exact name, else to the field whose name matches case-insensitively (``Name``,
+``TRUSTSTORES``), a later member overwrites an earlier one, unknown members (a stray
+``registryScopes``) are ignored. Map keys (``override``) and values stay case-sensitive.
+Messages are notation-go's (``verifier/trustpolicy/blob.go``).
 """
 
 from __future__ import annotations
 
 import json
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,17 +41,43 @@ class BlobPolicyStatement(TrustPolicyStatement):
     global_policy: bool = False
 
 
-def _known(node: object, schema: dict[str, tuple[str, bool]]) -> object:
-    """``node`` without the members ``schema`` does not name (Go's decoder ignores them)."""
-    return {k: v for k, v in node.items() if k in schema} if isinstance(node, dict) else node
+_BLOB_STATEMENT = {k: v for k, v in _STATEMENT.items() if k != "registryScopes"}
+
+
+class _Object(dict[str, Any]):
+    """A JSON object that also keeps every member in order, duplicates included."""
+
+    pairs: list[tuple[str, Any]]
+
+
+def _object(pairs: list[tuple[str, Any]]) -> _Object:
+    obj = _Object(pairs)
+    obj.pairs = pairs
+    return obj
+
+
+def _go_fields(node: object, names: Iterable[str]) -> object:
+    """``node``'s members as Go's decoder assigns them to struct fields ``names``: exact
+    name first, else case-insensitive; later members win; unknown ones dropped."""
+    if not isinstance(node, dict):
+        return node
+    exact = set(names)
+    folded = {name.casefold(): name for name in exact}
+    out: dict[str, Any] = {}
+    for key, value in getattr(node, "pairs", node.items()):
+        field = key if key in exact else folded.get(key.casefold())
+        if field is not None:
+            out[field] = value
+    return out
 
 
 def _statement(item: object, i: int) -> BlobPolicyStatement:
     loc: tuple[int | str, ...] = ("trustPolicies", i)
-    st: dict[str, Any] = _members(_known(item, _STATEMENT), _STATEMENT, loc)
-    sv = _members(_known(st["signatureVerification"], _VERIFICATION), _VERIFICATION,
+    fields = _go_fields(item, [*_BLOB_STATEMENT, "globalPolicy"])
+    st: dict[str, Any] = _members(_go_fields(fields, _BLOB_STATEMENT), _BLOB_STATEMENT, loc)
+    sv = _members(_go_fields(st["signatureVerification"], _VERIFICATION), _VERIFICATION,
                   (*loc, "signatureVerification"))
-    flag = item.get("globalPolicy", False) if isinstance(item, dict) else False
+    flag = fields.get("globalPolicy", False) if isinstance(fields, dict) else False
     if not isinstance(flag, bool):
         raise _Invalid((*loc, "globalPolicy"), "Input should be a valid boolean")
     return BlobPolicyStatement(
@@ -69,10 +98,11 @@ def blob_policy_path() -> Path:
 def parse_blob_policy(data: bytes | str) -> list[BlobPolicyStatement]:
     """Parse and validate a blob trust policy document (ConfigError with notation's words)."""
     try:
-        raw = json.loads(data)
-        if not isinstance(raw, dict):
+        doc = _go_fields(json.loads(data, object_pairs_hook=_object), ("version", "trustPolicies"))
+        if not isinstance(doc, dict):
             raise ValueError("not a JSON object")
-    except (ValueError, UnicodeDecodeError):
+        raw: dict[str, Any] = doc
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ConfigError(f"malformed trust policy. To create a trust policy, see: {POLICY_LINK}",
                           hint="fix the JSON of trustpolicy.blob.json") from None
     version = raw.get("version")

@@ -11,8 +11,9 @@ Verifying with a user key, as sigstore-go does for cosign's ``--key`` (``WithKey
 the material must be ``publicKey`` (a certificate is refused: GHSA-fx35-mq7g-6g98, a key is
 never trusted where a certificate belongs); the hint is ignored; a message signature needs
 its digest, which must equal the recomputed one, and must verify over the artifact; a DSSE
-envelope needs exactly one signature, verified over PAE. No transparency log or timestamp
-check (cosign's ``--insecure-ignore-tlog``, offline).
+envelope needs exactly one signature, verified over PAE. No transparency log check
+(cosign's ``--insecure-ignore-tlog``, offline); RFC 3161 timestamps (written with a
+``timestamper``) are read by :func:`signed_timestamps` and verified by the caller.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -79,26 +81,36 @@ def _to_json(bundle: Bundle) -> bytes:
     return json.dumps(data, indent=2).encode()
 
 
-def _material(public_key: PublicKeyTypes) -> VerificationMaterial:
+def _material(public_key: PublicKeyTypes, timestamps: Sequence[bytes] = ()
+              ) -> VerificationMaterial:
     # sigstore-models (pydantic) loads only when a bundle is made or read
-    from sigstore_models.bundle.v1 import VerificationMaterial
-    from sigstore_models.common.v1 import PublicKeyIdentifier
+    from sigstore_models.bundle.v1 import TimestampVerificationData, VerificationMaterial
+    from sigstore_models.common.v1 import PublicKeyIdentifier, RFC3161SignedTimestamp
 
     hint = PublicKeyIdentifier(hint=key_hint(public_key))
-    return VerificationMaterial(public_key=hint, tlog_entries=[])
+    stamps = TimestampVerificationData(rfc3161_timestamps=[
+        RFC3161SignedTimestamp(signed_timestamp=_b64(t)) for t in timestamps]
+    ) if timestamps else None
+    return VerificationMaterial(public_key=hint, tlog_entries=[],
+                                timestamp_verification_data=stamps)
 
 
-def message_bundle(signer: Signer, blob: bytes) -> tuple[bytes, bytes]:
-    """Sign ``blob`` as ``cosign sign-blob --key`` does: (DER signature, bundle JSON)."""
+def message_bundle(
+    signer: Signer, blob: bytes, timestamper: Callable[[bytes], bytes] | None = None,
+) -> tuple[bytes, bytes]:
+    """Sign ``blob`` as ``cosign sign-blob --key`` does: (DER signature, bundle JSON).
+    ``timestamper`` maps the signature to an RFC 3161 TimeStampResp (DER) for the bundle's
+    ``timestampVerificationData``, its imprint the SHA-256 of the signature (sigstore-go)."""
     from sigstore_models.bundle.v1 import Bundle
     from sigstore_models.common.v1 import HashAlgorithm, HashOutput, MessageSignature
 
     public_key = signer.public_key()
     signature = signer.sign(blob, Scheme.SIGSTORE)
     name = (sigstore_hash(public_key) or hashes.SHA256()).name.replace("-", "")
+    stamps = [timestamper(signature)] if timestamper else []
     bundle = Bundle(
         media_type=BUNDLE_V03,
-        verification_material=_material(public_key),
+        verification_material=_material(public_key, stamps),
         message_signature=MessageSignature(
             message_digest=HashOutput(algorithm=HashAlgorithm("SHA2_" + name[3:]),
                                       digest=_b64(hashlib.new(name, blob).digest())),
@@ -241,6 +253,12 @@ def verify_message_bundle(bundle: Bundle, public_key: PublicKeyTypes, artifact: 
         verify_signature(public_key, artifact.data, message.signature)
         return
     verify_signature(public_key, digest, message.signature, prehashed=_PREHASH[name]())
+
+
+def signed_timestamps(bundle: Bundle) -> list[bytes]:
+    """The bundle's RFC 3161 timestamps (DER TimeStampResp each), unverified."""
+    data = bundle.verification_material.timestamp_verification_data
+    return [t.signed_timestamp for t in data.rfc3161_timestamps] if data else []
 
 
 def verify_dsse_bundle(bundle: Bundle, public_key: PublicKeyTypes) -> tuple[str, bytes]:

@@ -72,8 +72,11 @@ def _plugin(
     return plugin_signer(name, key_id, config, timeout=timeout)
 
 
-def _timestamper(options: SignOptions, warn: Warn) -> Callable[[bytes, str], bytes] | None:
-    """``--timestamp-url``: countersign each signature at the TSA, checked against the root."""
+def _timestamper(
+    options: SignOptions, warn: Warn, *, response: bool = False,
+) -> Callable[[bytes, str], bytes] | None:
+    """``--timestamp-url``: countersign each signature at the TSA, checked against the root;
+    the stamper returns the token (or, with ``response``, the TSA's whole response)."""
     if not options.timestamp_url or options.timestamp_root_cert is None:
         return None
     from ocisign.notary import revocation, timestamp  # only runs that timestamp load them
@@ -81,8 +84,9 @@ def _timestamper(options: SignOptions, warn: Warn) -> Callable[[bytes, str], byt
     root = timestamp.load_root(str(options.timestamp_root_cert))
     url = options.timestamp_url
     checks = revocation.Options(cache_dir=paths.crl_cache_dir(), warn=warn)
-    return lambda signature, hash_name: timestamp.request_token(
-        url, signature, hash_name, root, checks)
+    pick = 0 if response else 1
+    return lambda signature, hash_name: timestamp.request_response(
+        url, signature, hash_name, root, checks)[pick]
 
 
 class NotaryAttacher:

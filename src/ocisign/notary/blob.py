@@ -99,10 +99,13 @@ def sign_blob(
     return signed.envelope
 
 
-def blob_timestamper(url: str, root_cert: str, warn: Warn) -> Callable[[bytes, str], bytes]:
-    """The image signer's RFC 3161 timestamper (``--timestamp-url``/``--timestamp-root-cert``)."""
+def blob_timestamper(
+    url: str, root_cert: str, warn: Warn, *, response: bool = False,
+) -> Callable[[bytes, str], bytes]:
+    """The image signer's RFC 3161 timestamper (``--timestamp-url``/``--timestamp-root-cert``);
+    with ``response`` it returns the whole TimeStampResp (for Sigstore bundles)."""
     stamper = _timestamper(SignOptions(timestamp_url=url, timestamp_root_cert=Path(root_cert)),
-                           warn)
+                           warn, response=response)
     assert stamper is not None
     return stamper
 

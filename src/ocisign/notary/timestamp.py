@@ -16,7 +16,7 @@ notation-go's ``verifyTimestamp`` (via tspclient-go):
 The TSA chain's revocation is checked by the caller (:mod:`ocisign.notary.revocation`).
 Not checked: the ESSCertID signing-certificate attribute.
 
-:func:`request_token` is the signing side (notation-core-go ``internal/timestamp``): an
+:func:`request_response` is the signing side (notation-core-go ``internal/timestamp``): an
 RFC 3161 request over the primitive signature (hash of the key spec, a nonce, certReq)
 POSTed to the TSA, the response's status and nonce checked, then the token by
 :func:`verify` (imprint, signature, chain to the given root, EKU timeStamping).
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -239,15 +240,22 @@ def _check_tsa_leaf(cert: x509.Certificate) -> None:
         )
 
 
-def verify(token: bytes, signature: bytes, roots: list[x509.Certificate]) -> TimestampInfo:
-    """Verify an RFC 3161 token over ``signature`` against ``roots`` (VerificationError)."""
+def verify(
+    token: bytes, signature: bytes, roots: list[x509.Certificate],
+    intermediates: Sequence[x509.Certificate] = (),
+) -> TimestampInfo:
+    """Verify an RFC 3161 token over ``signature`` against ``roots`` (VerificationError);
+    ``intermediates`` are certificates (the TSA's own included) that the token may lack."""
     try:
-        return _verify(token, signature, roots)
+        return _verify(token, signature, roots, list(intermediates))
     except (IndexError, StopIteration, ValueError, TypeError, RecursionError) as exc:
         raise _bad(str(exc) or "malformed token") from None  # e.g. a malformed signer id
 
 
-def _verify(token: bytes, signature: bytes, roots: list[x509.Certificate]) -> TimestampInfo:
+def _verify(
+    token: bytes, signature: bytes, roots: list[x509.Certificate],
+    intermediates: list[x509.Certificate],
+) -> TimestampInfo:
     if not roots:
         raise VerificationError("no trusted TSA certificate found in trust store")
     try:
@@ -304,6 +312,7 @@ def _verify(token: bytes, signature: bytes, roots: list[x509.Certificate]) -> Ti
             raise _bad("the signed content type is not TSTInfo")
     except (IndexError, StopIteration, ValueError, UnicodeDecodeError) as exc:
         raise _bad(str(exc) or "malformed token") from None
+    certs += [c for c in intermediates if c not in certs]
     signer = _find_signer(sid, certs)
     _verify_signature(
         signer, _oid(sig_alg.children()[0]), digest_oid, sig_value, b"\x31" + attrs.raw[1:]
@@ -378,15 +387,29 @@ def _tsa_error(detail: str) -> SignatureError:
     )
 
 
-def request_token(
+def response_token(response: bytes) -> bytes:
+    """The TimeStampToken of a granted DER TimeStampResp (VerificationError)."""
+    try:
+        parts = _parse(response).children()
+        status = int.from_bytes(parts[0].children()[0].content, "big")
+    except IndexError:
+        raise _bad("malformed timestamp response") from None
+    if status not in (0, 1) or len(parts) < 2:  # granted, grantedWithMods
+        raise VerificationError(f"the TSA refused the request (PKIStatus {status})")
+    return parts[1].raw
+
+
+def request_response(
     url: str,
     signature: bytes,
     hash_name: str,
     root: x509.Certificate,
     options: revocation.Options,
     timeout: float = TSA_TIMEOUT,
-) -> bytes:
-    """Timestamp ``signature`` at ``url``; the checked DER TimeStampToken (SignatureError)."""
+) -> tuple[bytes, bytes]:
+    """Timestamp ``signature`` at ``url``: ``(response, token)``, the TSA's DER
+    TimeStampResp (what a Sigstore bundle stores) and its checked TimeStampToken
+    (SignatureError)."""
     query, nonce = build_request(signature, hash_name)
     try:
         body = revocation.fetch(url, timeout, MAX_RESPONSE, "timestamping", query,
@@ -394,14 +417,9 @@ def request_token(
     except revocation.FetchError as exc:
         raise _tsa_error(f"failed to get a timestamp from {url}: {exc}") from None
     try:
-        parts = _parse(body).children()
-        status = int.from_bytes(parts[0].children()[0].content, "big")
-    except (IndexError, VerificationError):
-        raise _tsa_error(f"malformed timestamp response from {url}") from None
-    if status not in (0, 1) or len(parts) < 2:  # granted, grantedWithMods
-        raise _tsa_error(f"invalid timestamp response from {url}: the TSA refused the request "
-                         f"(PKIStatus {status})")
-    token = parts[1].raw
+        token = response_token(body)
+    except VerificationError as exc:
+        raise _tsa_error(f"invalid timestamp response from {url}: {exc.message}") from None
     try:
         info = verify(token, signature, [root])
     except VerificationError as exc:
@@ -417,4 +435,39 @@ def request_token(
     problem = revocation.describe(results, "timestamping", topmost_unknown=True)
     if problem:
         raise _tsa_error(problem)
-    return token
+    return body, token
+
+
+Authority = tuple[list[x509.Certificate], datetime | None, datetime | None]
+"""A timestamp authority as a Sigstore trusted root names one: its certificates (leaf,
+intermediates, root: the self-signed ones are trusted) and its validity window."""
+
+
+def verify_any(responses: Sequence[bytes], signature: bytes,
+               authorities: Sequence[Authority]) -> TimestampInfo:
+    """The first of ``responses`` (DER TimeStampResp) that verifies over ``signature`` with
+    one of ``authorities``, genTime inside its window, as sigstore-go's
+    ``VerifySignedTimestampWithThreshold(1)`` (VerificationError naming the first failure)."""
+    if not responses:
+        raise VerificationError("the bundle has no RFC 3161 timestamp",
+                                hint="sign with --timestamp-url, or drop --use-signed-timestamps")
+    errors = []
+    for response in responses:
+        for certs, start, end in authorities:
+            roots = [c for c in certs if is_self_signed(c)]
+            try:
+                info = verify(response_token(response), signature, roots,
+                              [c for c in certs if c not in roots])
+            except VerificationError as exc:
+                errors.append(exc.message)
+                continue
+            if (start and info.gen_time < start) or (end and info.gen_time > end):
+                errors.append(f"the timestamp {info.gen_time} is outside the timestamp "
+                              "authority's validity period")
+                continue
+            return info
+    raise VerificationError(
+        f"no RFC 3161 timestamp verifies with the trusted timestamp authorities: {errors[0]}"
+        if errors else "no trusted timestamp authority is configured",
+        hint="check --trusted-root / --timestamp-certificate-chain: they must hold the chain "
+             "of the TSA that stamped the bundle")
