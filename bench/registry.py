@@ -30,11 +30,11 @@ def run(host: str, threads: int, count: int, options: Any, label: str) -> None:
     lock = threading.Lock()
     requests_sent = [0]
 
-    def count_response(response: Any, *args: Any, **kwargs: Any) -> None:
+    def count_response(response: Any) -> None:
         with lock:
             requests_sent[0] += 1
 
-    client.transport.session.hooks["response"].append(count_response)
+    client.transport.observers.append(count_response)
     store = client.store(f"{host}/bench/{label}-{threads}")
     config = store.push_blob(b"{}", "application/vnd.oci.empty.v1+json")
     requests_sent[0] = 0
