@@ -6,9 +6,7 @@ command exits without the interpreter's teardown of every module (tens of millis
 one-image ``sign`` does not need): exit handlers still run and the streams are flushed.
 """
 
-import os
 import sys
-import threading
 
 from ocisign import __version__
 
@@ -31,6 +29,9 @@ def main() -> None:
 def _exit(code: object) -> None:
     """Exit with ``code`` now, unless Python's own exit is needed: a non-integer code
     (printed by Python), or a worker thread still running (Python waits for it)."""
+    import os
+    import threading
+
     code = 0 if code is None else code
     others = [t for t in threading.enumerate()
               if t is not threading.main_thread() and not t.daemon and t.is_alive()]
