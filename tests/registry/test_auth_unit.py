@@ -106,6 +106,9 @@ def test_credential_order(tmp_path: Path) -> None:
     del env["NOTATION_USERNAME"], env["NOTATION_PASSWORD"]
     assert resolve_credentials("reg.io", None, None, env) == Credentials("dock", "dpw")
     assert resolve_credentials("other.io", None, None, env) is None
+    assert resolve_credentials("reg.io", None, "tok", env) == Credentials(identity_token="tok")
+    env["NOTATION_PASSWORD"] = "ntok"  # notation: a password alone is an identity token
+    assert resolve_credentials("reg.io", None, None, env) == Credentials(identity_token="ntok")
 
 
 def test_docker_config_forms(tmp_path: Path) -> None:

@@ -320,6 +320,23 @@ def test_token_auth_with_identity_token(registry_token: RunningRegistry,
 
 
 @pytest.mark.usefixtures("no_registry_env")
+def test_a_password_without_a_username_is_an_identity_token(
+        registry_token: RunningRegistry, registry_basic: RunningRegistry) -> None:
+    """As notation takes ``-p`` without ``-u``: the OAuth2 refresh_token grant, never Basic."""
+    server = registry_token.token_server
+    assert server is not None
+    refresh = next(t for t, user in server.refresh_tokens.items() if user == "alice")
+    store = store_of(registry_token, "tok/pwonly", username=None, password=refresh)
+    desc = store.push_blob(b"pushed with -p alone", "text/plain")
+    assert store.fetch_blob(desc.digest) == b"pushed with -p alone"
+    assert server.requests[-1][0] == "alice"
+    with pytest.raises(AuthError, match="identity token") as basic:
+        store_of(registry_basic, "auth/pwonly", username=None,
+                 password=registry_basic.password).resolve("v1")
+    assert "-u/--username" in (basic.value.hint or "")
+
+
+@pytest.mark.usefixtures("no_registry_env")
 @pytest.mark.parametrize("variant", ["registry_basic", "registry_token", "registry_token_rs256"])
 def test_concurrent_first_requests_authenticate(variant: str,
                                                 request: pytest.FixtureRequest) -> None:

@@ -180,16 +180,22 @@ def resolve_credentials(
     """The credentials to use for ``registry``, in the documented order (None = anonymous)."""
     env = os.environ if env is None else env
     if username or password:
-        return Credentials(username or "", password or "", source="-u/--username, -p/--password")
+        return _given(username, password, "-u/--username, -p/--password")
     for prefix in ("OCISIGN", "NOTATION"):
         user, pw = env.get(f"{prefix}_USERNAME"), env.get(f"{prefix}_PASSWORD")
         if user or pw:
-            return Credentials(user or "", pw or "",
-                               source=f"{prefix}_USERNAME/{prefix}_PASSWORD")
+            return _given(user, pw, f"{prefix}_USERNAME/{prefix}_PASSWORD")
     found = docker_credentials(registry, env)
     if found is None:
         return None
     return replace(found, source=f"docker's {docker_config_path(env)}")
+
+
+def _given(username: str | None, password: str | None, source: str) -> Credentials:
+    """A password without a username is an identity (refresh) token, as notation takes it."""
+    if not username:
+        return Credentials(identity_token=password or "", source=source)
+    return Credentials(username, password or "", source=source)
 
 
 def credentials_hint(creds: Credentials | None, problem: str) -> str:
@@ -262,6 +268,10 @@ class Authenticator:
             if not creds:
                 raise AuthError(f"{host} requires credentials and none were found",
                                 credentials_hint(None, f"{host} wants credentials"))
+            if not creds.username:
+                raise AuthError(f"{host} asks for a username and password (Basic auth); an "
+                                "identity token (a password without a username) cannot answer",
+                                credentials_hint(creds, "give the username too (-u/--username)"))
             with self._lock:
                 self._basic_hosts.add(host)
             return not (sent or "").startswith("Basic ")
