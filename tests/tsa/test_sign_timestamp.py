@@ -169,3 +169,38 @@ def test_request_per_hash(tmp_path: Path, pki: Pki, hash_name: str) -> None:
                            "-token_in", "-text"], capture_output=True, text=True,
                           check=True).stdout
     assert f"Hash Algorithm: {hash_name}" in text
+
+
+def test_token_signed_by_a_twin_certificate_is_refused(tmp_path: Path, pki: Pki) -> None:
+    """A certificate with the TSA's key but other fields, swapped into the token (the
+    unsigned certificate set and signer id), still verifies the signature: only the signed
+    ESSCertIDv2 attribute tells them apart, and it names the real TSA certificate."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from ocisign.errors import VerificationError
+    from ocisign.notary.timestamp import _parse
+    from ocisign.util import der
+    from tests.fixtures.pki import issue
+
+    _, token = request_response(pki.tsa_url, b"sig", "sha256", pki.tsa_root.cert,
+                                Options(cache_dir=tmp_path / "crl"))
+    assert verify(token, b"sig", [pki.tsa_root.cert]).nonce is not None
+    twin = issue("another TSA", pki.tsa_root, purpose="timeStamping", key=pki.tsa_leaf.key)
+
+    def swap(raw: bytes, old: bytes, new: bytes) -> bytes:
+        node = _parse(raw)
+        if node.raw == old:
+            return new
+        if old not in node.raw or not node.tag & 0x20:
+            return node.raw
+        return der.tlv(node.tag, b"".join(swap(c.raw, old, new) for c in node.children()))
+
+    signed_data = _parse(token).children()[1].children()[0].children()
+    sid = signed_data[-1].children()[0].children()[1]
+    issuer = sid.children()[0].raw
+    forged = swap(token, pki.tsa_leaf.cert.public_bytes(Encoding.DER),
+                  twin.cert.public_bytes(Encoding.DER))
+    forged = swap(forged, sid.raw, der.tlv(0x30, issuer + der.integer(twin.cert.serial_number)))
+    assert forged != token
+    with pytest.raises(VerificationError, match="signing-certificate attribute does not name"):
+        verify(forged, b"sig", [pki.tsa_root.cert])

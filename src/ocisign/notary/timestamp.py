@@ -11,10 +11,12 @@ notation-go's ``verifyTimestamp`` (via tspclient-go):
    ECDSA, SHA-256/384/512);
 3. the TSA certificate chains, through the token's certificates, to a root of the
    ``tsa`` trust store, every link valid at genTime;
-4. the TSA certificate's EKU is critical and only ``timeStamping``.
+4. the TSA certificate's EKU is critical and only ``timeStamping``;
+5. the signed signing-certificate attribute (ESSCertIDv2, RFC 5816, or ESSCertID, RFC
+   2634), which RFC 3161 requires, names that certificate: its first certHash is the hash
+   of the certificate that verified the signature.
 
 The TSA chain's revocation is checked by the caller (:mod:`ocisign.notary.revocation`).
-Not checked: the ESSCertID signing-certificate attribute.
 
 :func:`request_response` is the signing side (notation-core-go ``internal/timestamp``): an
 RFC 3161 request over the primitive signature (hash of the key spec, a nonce, certReq)
@@ -52,6 +54,8 @@ OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
 OID_TST_INFO = "1.2.840.113549.1.9.16.1.4"
 OID_CONTENT_TYPE = "1.2.840.113549.1.9.3"
 OID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
+OID_SIGNING_CERT = "1.2.840.113549.1.9.16.2.12"  # ESSCertID: SHA-1 certHash
+OID_SIGNING_CERT_V2 = "1.2.840.113549.1.9.16.2.47"  # ESSCertIDv2: hash default SHA-256
 _HASHES = {
     "2.16.840.1.101.3.4.2.1": "sha256",
     "2.16.840.1.101.3.4.2.2": "sha384",
@@ -317,9 +321,37 @@ def _verify(
     _verify_signature(
         signer, _oid(sig_alg.children()[0]), digest_oid, sig_value, b"\x31" + attrs.raw[1:]
     )
+    _check_signing_certificate(values, signer)
     chain = _tsa_chain(signer, certs, roots, gen_time)
     _check_tsa_leaf(signer)
     return TimestampInfo(gen_time, accuracy, chain, nonce)
+
+
+def _check_signing_certificate(values: dict[str, _Node], signer: x509.Certificate) -> None:
+    """The signed ESSCertIDv2 (or ESSCertID) names ``signer``: its first certHash matches."""
+    try:
+        if OID_SIGNING_CERT_V2 in values:
+            first = values[OID_SIGNING_CERT_V2].children()[0].children()[0].children()
+            name = "sha256"
+            if first[0].tag == 0x30:  # hashAlgorithm present (DEFAULT sha256 when absent)
+                name = _HASHES.get(_oid(first[0].children()[0]), "")
+                first = first[1:]
+            expected = first[0].content
+        elif OID_SIGNING_CERT in values:
+            name = "sha1"
+            expected = values[OID_SIGNING_CERT].children()[0].children()[0].children()[0].content
+        else:
+            raise VerificationError(
+                "failed to verify the timestamp countersignature with error: the token has no "
+                "signing-certificate attribute (RFC 3161 requires ESSCertID or ESSCertIDv2)")
+    except (IndexError, ValueError) as exc:
+        raise _bad(str(exc) or "malformed signing-certificate attribute") from None
+    if not name:
+        raise _bad("the signing-certificate attribute uses an unsupported hash")
+    if hashlib.new(name, signer.public_bytes(Encoding.DER)).digest() != expected:
+        raise VerificationError(
+            "failed to verify the timestamp countersignature with error: the signing-"
+            "certificate attribute does not name the certificate that signed the token")
 
 
 def _find_signer(sid: _Node, certs: list[x509.Certificate]) -> x509.Certificate:
