@@ -172,6 +172,15 @@ def test_sigstore_in_registry_verified_by_skopeo(cli: Cli, registry: RunningRegi
     assert not skopeo_verify(skopeo, ref, [other])[0]
     result = cli.ok("validate", ref, "--type", "sigstore", "--sigstore-pubkey", str(pub))
     assert "PASS" in result.stdout
+    # the public key straight from the token: no PIN (no pin-source, no PIN variable)
+    token_key = softhsm.uri(label, pin_source=False)
+    assert "PASS" in cli.ok("validate", ref, "--sigstore-pubkey", token_key).stdout
+    wrong = cli.run("validate", ref, "--sigstore-pubkey", softhsm.uri("ec384", pin_source=False))
+    assert wrong.returncode == 1 and "FAIL" in wrong.stdout + wrong.stderr, wrong.stderr
+    missing = cli.run("validate", ref, "--sigstore-pubkey",
+                      softhsm.uri("no-such-key", pin_source=False))
+    assert missing.returncode != 0 and "no public key or certificate" in missing.stderr
+    assert "Traceback" not in missing.stderr
 
 
 @pytest.mark.integration

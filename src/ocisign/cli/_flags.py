@@ -90,6 +90,24 @@ def kind_choice() -> TableChoice:
     return TableChoice(lambda: [*formats.kinds(), formats.ANY_KIND])
 
 
+class KeyFileOrPkcs11(click.Path):
+    """An existing file, or a ``pkcs11:`` URI passed through as it is."""
+
+    name = "file or pkcs11: URI"
+
+    def __init__(self) -> None:
+        super().__init__(exists=True, dir_okay=False)
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value.startswith("pkcs11:"):
+            return value
+        return super().convert(value, param, ctx)
+
+
+KEY_FILE_OR_PKCS11 = KeyFileOrPkcs11()
+
+
 def key_value_pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
     """``k=v`` flag values -> dict (as notation: a missing '=' or a duplicate key is refused)."""
     out: dict[str, str] = {}

@@ -22,6 +22,7 @@ from ocisign.batch import (
 )
 from ocisign.cli._common import common_flags, is_verbose, output_option, print_json, warn
 from ocisign.cli._flags import (
+    KEY_FILE_OR_PKCS11,
     GoBoolCommand,
     batch_options,
     duration_seconds,
@@ -65,8 +66,9 @@ def _metadata(
     "--oci-layout", is_flag=True, help="REF names an OCI image layout: DIR:TAG or DIR@DIGEST."
 )
 @click.option(
-    "--sigstore-pubkey", "pubkeys", multiple=True, type=click.Path(exists=True, dir_okay=False),
-    help="Public key (PEM) for sigstore signatures; repeatable, any one may verify.",
+    "--sigstore-pubkey", "pubkeys", multiple=True, type=KEY_FILE_OR_PKCS11,
+    help="Public key (PEM file, or a pkcs11: URI) for sigstore signatures; repeatable, any "
+    "one may verify.",
 )
 @click.option(
     "--identity", type=click.Choice(["match-repo-digest-or-exact", "match-repository",
@@ -139,7 +141,12 @@ def _request(
 
     keys = []
     for path in flags["pubkeys"]:
-        keys.append(PublicKeyFile(path, load_public_key(path)))
+        if path.startswith("pkcs11:"):
+            from ocisign.signers.pkcs11 import open_public_key  # only for a token key
+
+            keys.append(PublicKeyFile(path, open_public_key(path)))
+        else:
+            keys.append(PublicKeyFile(path, load_public_key(path)))
     kind = flags["kind"] or ""
     if not kind and keys and (flags["trust_policy"] or flags["trust_store"]):
         raise UsageError(

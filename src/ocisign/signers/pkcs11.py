@@ -473,7 +473,7 @@ def _public_of(opened: _Session, obj: Any, key_id: bytes | None, label: str | No
                 return serialization.load_der_public_key(encode_ec_public_key(pub))
             if pub.key_type == KeyType.RSA:
                 return _rsa_public(pub[Attribute.MODULUS], pub[Attribute.PUBLIC_EXPONENT])
-    if obj.key_type == KeyType.RSA:
+    if obj is not None and obj.key_type == KeyType.RSA:
         with opened.module.lock:
             try:
                 return _rsa_public(obj[Attribute.MODULUS], obj[Attribute.PUBLIC_EXPONENT])
@@ -547,6 +547,44 @@ def open_key(ref: str, use: Use = Scheme.NOTARY) -> TokenKey:
                            hint="ocisign signs with RSA and ECDSA keys")
     _check_use(key, use)
     return key
+
+
+def open_public_key(ref: str) -> PublicKeyTypes:
+    """The public key a ``pkcs11:`` URI names (``validate --sigstore-pubkey pkcs11:...``).
+
+    Read in a session of its own without logging in, as cosign's verify does: public key
+    and certificate objects are public. The CKO_PUBLIC_KEY wins, else the certificate.
+    """
+    uri = parse_uri(ref)
+    selector = _Selector.of(uri)
+    with _pool_lock:
+        module = _module(uri.module_path())
+        with module.lock:
+            tokens = [t for slot, t in _slots(module) if selector.matches(slot, t)]
+            if len(tokens) != 1:
+                raise KeyFileError(
+                    f"{len(tokens) or 'no'} PKCS#11 token(s) {selector.describe()} in "
+                    f"{uri.module_path()}", hint="see 'ocisign pkcs11-tool list-tokens'")
+            token = tokens[0]
+            try:
+                session = token.open()
+            except p11.PKCS11Error as err:
+                _p11_error(f"opening PKCS#11 token {token.label!r}", err)
+    opened = _Session(module, token, session, token.label, frozenset())
+    try:
+        key_id, label = uri.id, uri.label
+        found = _public_of(opened, None, key_id, label)
+        if found is None:
+            certs = _certificates(opened, key_id, label)
+            found = certs[0].public_key() if certs else None
+    finally:
+        with module.lock, contextlib.suppress(p11.PKCS11Error):
+            session.close()
+    if found is None:
+        raise KeyFileError(f"no public key or certificate {_describe(key_id, label)} on "
+                           f"PKCS#11 token {token.label!r}",
+                           hint="list the keys with 'ocisign pkcs11-tool list-keys-uris'")
+    return found
 
 
 def _attr(obj: Any, name: Attribute, default: Any) -> Any:
