@@ -97,14 +97,13 @@ class Job(Generic[T]):
     item: T
 
 
-def check_jobs(jobs: int) -> int:
-    """Validate ``-j/--jobs`` (a usage error outside 1..64, not hangar's silent reset)."""
-    if not 1 <= jobs <= MAX_JOBS:
-        raise UsageError(
-            f"invalid value for -j/--jobs: {jobs} is not in the range 1..{MAX_JOBS}",
-            hint="pick a number of parallel workers between 1 and 64",
-        )
-    return jobs
+def check_jobs(jobs: int, warn: Callable[[str], None]) -> int:
+    """``-j/--jobs`` as hangar takes it: outside the range (1..64 here, hangar's is 1..20)
+    a warning in hangar's words, and 1 worker."""
+    if 1 <= jobs <= MAX_JOBS:
+        return jobs
+    warn(f"Invalid worker num: {jobs}, set to 1")
+    return 1
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:

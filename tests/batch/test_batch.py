@@ -16,7 +16,7 @@ from ocisign.batch import (
     run_batch,
     write_failed_file,
 )
-from ocisign.errors import NetworkError, UsageError
+from ocisign.errors import NetworkError
 
 
 def _jobs(*items: str) -> list[Job[str]]:
@@ -98,10 +98,11 @@ def test_no_failed_file_when_nothing_failed(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("jobs", [0, 65, -1])
-def test_jobs_out_of_range_is_usage_error(jobs: int) -> None:
-    with pytest.raises(UsageError) as err:
-        check_jobs(jobs)
-    assert err.value.exit_code == 2
+def test_jobs_out_of_range_is_one_worker_and_a_warning(jobs: int) -> None:
+    said: list[str] = []
+    assert check_jobs(jobs, said.append) == 1
+    assert said == [f"Invalid worker num: {jobs}, set to 1"]  # hangar's words
+    assert check_jobs(64, said.append) == 64 and len(said) == 1
 
 
 def test_empty_batch() -> None:

@@ -36,7 +36,6 @@ def _one_error(result: Result, code: int, text: str) -> None:
         (["-m", "novalue"], 2, "is not KEY=VALUE"),
         (["-k", "e2e", "--plugin", "p", "--id", "x"], 2, "--key cannot be combined"),
         (["--id", "x"], 2, "--id and --plugin must be given together"),
-        (["-j", "0"], 2, "-j/--jobs: 0"),
         (["--timeout", "ten"], 2, "invalid --timeout duration"),
         (["--timestamp-url", "http://tsa.invalid"], 2, "missing [timestamp-root-cert]"),
         (["--signature-format", "jws", "--sigstore-key", "k.key"], 2, "--sigstore-key cannot"),
@@ -51,6 +50,22 @@ def test_usage_errors(env: Env, layout: Path, args: list[str], code: int, text: 
     result = env.run("sign", "--oci-layout", f"{layout}@{E2E_DIGEST}", *args)
     _one_error(result, code, text)
     assert json.loads((layout / "index.json").read_text())["manifests"][1:] == []
+
+
+@pytest.mark.parametrize("jobs", ["0", "65", "-3"])
+def test_jobs_out_of_range_is_hangars_warning_and_one_worker(env: Env, layout: Path,
+                                                              jobs: str) -> None:
+    result = env.run("sign", "--oci-layout", f"{layout}@{E2E_DIGEST}", "-j", jobs)
+    assert result.returncode == 0, result.stderr
+    assert f"Warning: Invalid worker num: {jobs}, set to 1" in result.stderr
+    assert "Successfully signed" in result.stdout
+
+
+def test_jobs_default_is_hangars(env: Env) -> None:
+    for command in ("sign", "validate"):
+        text = " ".join(env.ok(command, "--help").stdout.split())
+        assert "Parallel workers (1..64; outside: a warning and 1, as in hangar). [default: 1]" \
+            in text, text
 
 
 def test_nothing_to_sign(env: Env) -> None:

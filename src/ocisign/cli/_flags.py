@@ -315,9 +315,9 @@ def batch_options(verb: str, failed_default: str = "sign-failed.txt") -> Callabl
                     "-j",
                     "--jobs",
                     type=int,
-                    default=4,
+                    default=1,
                     show_default=True,
-                    help="Parallel workers (1..64).",
+                    help="Parallel workers (1..64; outside: a warning and 1, as in hangar).",
                 ),
                 click.option(
                     "-o",

@@ -111,7 +111,7 @@ def sign(ctx: click.Context, /, **flags: Any) -> None:
     index and its platforms (sigstore, or when -a/--os are given).
     """
     options = _options(ctx, flags)
-    check_jobs(options.jobs)
+    options = replace(options, jobs=check_jobs(options.jobs, warn))
     json_out = flags["output_format"] == "json"
     failed_file = failed_file_path(ctx, flags)
     console = BatchConsole("signing", show=None if json_out else _show, failed_file=failed_file)

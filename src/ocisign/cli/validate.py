@@ -167,7 +167,7 @@ def _request(
         oses=flags["oses"],
         registry_override=flags["registry_override"],
         project_override=flags["project_override"],
-        jobs=check_jobs(flags["jobs"]),
+        jobs=check_jobs(flags["jobs"], warn),
         timeout=timeout,
         shard=parse_shard(flags["shard"]),
         kind=kind,
