@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,30 @@ pytest_plugins = [
     "tests.fixtures.pki",
     "tests.fixtures.pkcs11",
 ]
+
+
+def cli_commands(group: Any = None, prefix: tuple[str, ...] = (),
+                 canonical: tuple[str, ...] = ()) -> Iterator[
+        tuple[tuple[str, ...], tuple[str, ...], Any]]:
+    """Every leaf command of the ``ocisign`` group (or ``group``): (path of names as listed,
+    an alias once per name; path of the commands' own names; the command). Hidden commands
+    and groups are left out."""
+    import click
+
+    from ocisign.cli import cli
+
+    group = cli if group is None else group
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None
+        if command.hidden:
+            continue
+        own = (*canonical, command.name or name)
+        if isinstance(command, click.Group):
+            yield from cli_commands(command, (*prefix, name), own)
+        else:
+            yield (*prefix, name), own, command
 
 
 def cli_env(**extra: str) -> dict[str, str]:

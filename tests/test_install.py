@@ -17,30 +17,18 @@ import click
 import pytest
 import yaml
 
-from ocisign.cli import cli
-from tests.conftest import ROOT
+from tests.conftest import ROOT, cli_commands
 
 write_man_pages = runpy.run_path(str(ROOT / "scripts" / "manpages.py"))["write_man_pages"]
 
 
 def _leaf_commands() -> dict[str, click.Command]:
+    """Each command once, by its own name (an alias is the same command object)."""
     found: dict[str, click.Command] = {}
-
-    def walk(group: click.Group, prefix: str) -> None:
-        ctx = click.Context(group)
-        for name in group.list_commands(ctx):
-            command = group.get_command(ctx, name)
-            assert command is not None
-            if command.hidden:
-                continue
-            names = group.list_commands(ctx)
-            path = f"{prefix}-{command.name if command.name in names else name}"  # not alias
-            if isinstance(command, click.Group):
-                walk(command, path)
-            elif id(command) not in {id(c) for c in found.values()}:
-                found[path] = command
-
-    walk(cli, "ocisign")
+    for _, canonical, command in cli_commands():
+        path = "-".join(["ocisign", *canonical])
+        if all(id(command) != id(c) for c in found.values()):
+            found[path] = command
     return found
 
 

@@ -17,9 +17,8 @@ import click
 import pytest
 from jsonschema import Draft202012Validator
 
-from ocisign.cli import cli
 from tests.boot.conftest import ROOT_HASH, SIGN_CONFIG, make_pe, write_artifacts
-from tests.conftest import DATA, cli_env, run_ocisign
+from tests.conftest import DATA, cli_commands, cli_env, run_ocisign
 from tests.fixtures.pkcs11 import MODULE, PIN, make_token, softhsm_conf
 from tests.notary.conftest import make_store
 
@@ -92,21 +91,11 @@ def test_command_output_matches_schema(path: Path, tmp_path: Path) -> None:
 def _json_commands() -> dict[str, click.Command]:
     """Every command (by path) that offers ``--output json``."""
     found: dict[str, click.Command] = {}
-
-    def walk(group: click.Group, prefix: str) -> None:
-        ctx = click.Context(group)
-        for name in group.list_commands(ctx):
-            command = group.get_command(ctx, name)
-            assert command is not None
-            path = f"{prefix} {name}".strip()
-            if isinstance(command, click.Group):
-                walk(command, path)
-                continue
-            for param in command.params:
-                choices = getattr(param.type, "choices", ())
-                if "--output" in getattr(param, "opts", ()) and "json" in choices:
-                    found[path] = command
-    walk(cli, "")
+    for names, _, command in cli_commands():
+        for param in command.params:
+            choices = getattr(param.type, "choices", ())
+            if "--output" in getattr(param, "opts", ()) and "json" in choices:
+                found[" ".join(names)] = command
     return found
 
 
