@@ -68,7 +68,7 @@ class SignOptions:
     oses: tuple[str, ...] = ()
     registry_override: str | None = None
     project_override: str | None = None
-    jobs: int = 4
+    jobs: int = 1
     timeout: float | None = 600.0  # per line, seconds; None = no limit
     shard: tuple[int, int] | None = None  # --shard K/N: only the lines of shard K
     force: bool = False
@@ -93,7 +93,7 @@ class ValidateRequest:
     oses: Sequence[str] = ()
     registry_override: str | None = None
     project_override: str | None = None
-    jobs: int = 4
+    jobs: int = 1
     timeout: float | None = 600.0
     shard: tuple[int, int] | None = None
     kind: str = ""  # a kind in the formats table, "any", or "": see default_kind
@@ -105,6 +105,7 @@ class ValidateRequest:
     trust_store: Path | None = None
     scope: str | None = None
     user_metadata: Mapping[str, str] = field(default_factory=dict)
+    plugin_config: Mapping[str, str] = field(default_factory=dict)  # verification plugins
     max_signatures: int = 100
     notation_platforms: bool = False  # -a/--os given: verify platforms' notary signatures too
     now: datetime | None = None

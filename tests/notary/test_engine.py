@@ -448,8 +448,8 @@ def test_verification_plugin_required(level: str, envelope: Env, mock_stores: St
         env, statement(level, stores=["ca:root"]), mock_stores,
         target=Descriptor.from_dict(env.target),
     )
-    assert not out.passed
-    assert 'requires verification plugin "plugin-name"' in out.failure
+    assert not out.passed  # not installed (tests/notary/test_plugin_verify.py runs one)
+    assert out.failure.startswith('error while locating verification plugin "plugin-name"')
 
 
 def test_non_code_signing_cert_fails(envelope: Env, tmp_path: Path) -> None:

@@ -109,3 +109,40 @@ def test_plugin_signs_without_seeing_credentials(
     calls = [json.loads(line)["argv"][1] for line in log.read_text().splitlines()]
     assert "generate-signature" in calls  # the plugin ran, and never saw a credential
     assert "s3cret" not in log.read_text()
+
+
+def test_verify_runs_the_verification_plugin_with_plugin_config(
+    notation: Run, notation_dir: Path, tmp_path: Path
+) -> None:
+    """An envelope naming plugin "verifier": `verify --plugin-config` reaches that plugin,
+    and its trusted-identity answer decides."""
+    from tests.notary.test_plugin_verify import install
+
+    libexec = {"NOTATION_LIBEXEC": str(tmp_path / "libexec")}
+    make_plugin(tmp_path / "libexec" / "plugins" / "pytest")
+    install(tmp_path / "libexec" / "plugins", "verifier")
+    assert notation("cert", "generate-test", "signer").returncode == 0
+    assert notation("policy", "init", "--store", "signer").returncode == 0
+    keys = notation_dir / "localkeys"
+    assert notation("key", "add", "k", "--plugin", "pytest", "--id", "key-1", "--default",
+                    "--plugin-config", f"key={keys / 'signer.key'}",
+                    "--plugin-config", f"chain={keys / 'signer.crt'}", **libexec).returncode == 0
+    layout = tmp_path / "layout"
+    shutil.copytree(ROOT / "examples" / "layout", layout)
+    signed = notation("sign", "--oci-layout", f"{layout}:v1", "--plugin-config",
+                      "mode=envelope-verifier", **libexec)
+    assert signed.returncode == 0, signed.stderr
+    log = tmp_path / "verifier.log"
+    ref = ["--oci-layout", "--scope", "local/x", f"{layout}:v1", "--plugin-config", f"log={log}"]
+    ok = notation("verify", *ref, **libexec)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("Successfully verified signature for")
+    asked = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [a["command"] for a in asked][-1] == "verify-signature"
+    assert asked[-1]["request"]["pluginConfig"] == {"log": str(log)}
+    refused = notation("verify", *ref, "--plugin-config", "identity=fail", **libexec)
+    assert refused.returncode == 1
+    assert 'trusted identify verification by plugin "verifier" failed with reason ' \
+        '"identity says no"' in refused.stderr
+    absent = notation("verify", *ref)  # no NOTATION_LIBEXEC: the plugin is not installed
+    assert absent.returncode == 1 and "error while locating verification plugin" in absent.stderr

@@ -335,13 +335,13 @@ def _verify_notary(blob_path: Path, flags: dict[str, Any]) -> None:
         signature = _read(Path(sig), "failed to read the signature file")
         statements = load_blob_policy()
         metadata = _pairs(flags["user_metadata"], "user-metadata")
-        _pairs(flags["plugin_config"], "plugin-config")
+        plugin_config = _pairs(flags["plugin_config"], "plugin-config")
         log.debug("Verify signature of media type %s", media_type_of(envelope_format_of(sig)))
         try:
             statement = select_blob_statement(statements, flags["policy_name"])
             verdict = verify_blob(stream, sig, signature, statement,
                                   media_type=flags["media_type"], user_metadata=metadata,
-                                  reference=str(blob_path))
+                                  reference=str(blob_path), plugin_config=plugin_config)
         except OcisignError as exc:
             raise type(exc)(f"signature verification failed: {exc.message}", exc.hint) from None
     outcome = verdict.outcome

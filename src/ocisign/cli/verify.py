@@ -91,7 +91,7 @@ def verify(reference: str | None, **flags: Any) -> None:
         missing = "scope" if flags["oci_layout"] else "oci-layout"
         raise UsageError("if any flags in the group [oci-layout scope] are set they must all be "
                          f"set; missing [{missing}]")
-    key_value_pairs(flags["plugin_config"], "--plugin-config")
+    plugin_config = key_value_pairs(flags["plugin_config"], "--plugin-config")
     experimental_warnings(flags["allow_referrers_api"], flags["oci_layout"])
     json_out = flags["output_format"] == "json"
     from ocisign.cli.validate import _verify_time  # OCISIGN_VERIFY_TIME, the test aid
@@ -111,6 +111,7 @@ def verify(reference: str | None, **flags: Any) -> None:
         trust_store=Path(flags["trust_store"]) if flags["trust_store"] else None,
         scope=flags["scope"] or None,
         user_metadata=flags["user_metadata"],
+        plugin_config=plugin_config,
         max_signatures=flags["max_signatures"],
         now=_verify_time(None),
     )

@@ -135,6 +135,7 @@ def verify_blob(
     trust_store: Path | None = None,
     now: datetime | None = None,
     reference: str = "",
+    plugin_config: Mapping[str, str] | None = None,
 ) -> BlobVerdict:
     """Verify a blob signature under ``statement``; VerificationError when it fails.
 
@@ -156,7 +157,7 @@ def verify_blob(
         envelope,
         target=Descriptor(str(signed["mediaType"]), str(signed["digest"]), int(signed["size"])),
         statement=statement, stores=store_loader(trust_store), now=now,
-        user_metadata=None, reference=reference,
+        user_metadata=None, reference=reference, plugin_config=plugin_config,
     )
     if not outcome.passed:
         raise VerificationError(outcome.failure, hint="see docs/blob.md")

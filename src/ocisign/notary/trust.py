@@ -14,11 +14,14 @@ Every time-dependent decision uses the injected ``now``.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Required, TypedDict, Unpack
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Required, TypedDict, Unpack
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -33,15 +36,19 @@ from ocisign.envelopes.notary import (
     SCHEME_X509,
     ParsedEnvelope,
 )
-from ocisign.errors import ConfigError, OcisignError
+from ocisign.errors import ConfigError, OcisignError, PluginError
 from ocisign.keys.codesigning import validate_signing_chain
 from ocisign.notary import revocation, timestamp
 from ocisign.notary.revocation import CertResult
+from ocisign.oci import NOTARY_PAYLOAD
 
 if TYPE_CHECKING:
     from ocisign.oci import Descriptor
+    from ocisign.signers.plugin import PluginVerifier
 
 StoreLoader = Callable[[str], "list[x509.Certificate]"]
+_SEMVER = re.compile(
+    r"^v?(\d+)(?:\.(\d+)(?:\.(\d+))?)?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
 
 _GO_TIME = "%a, %d %b %Y %H:%M:%S %z"  # Go's time.RFC1123Z, as notation prints times
 # Go's pkix.Name.String() short names; others are keyed by their dotted OID.
@@ -324,11 +331,16 @@ def verify_notary(
     user_metadata: Mapping[str, str] | None = None,
     reference: str = "",
     revocation_options: revocation.Options | None = None,
+    plugin_config: Mapping[str, str] | None = None,
+    plugins_dir: Path | None = None,
 ) -> NotaryOutcome:
     """Decide whether one parsed (integrity-checked) envelope is trusted for ``target``.
 
     ``revocation_options`` (default: notation's timeouts, the CRL cache under
-    :func:`ocisign.config.paths.crl_cache_dir`, the clock at ``now``).
+    :func:`ocisign.config.paths.crl_cache_dir`, the clock at ``now``). An envelope that
+    names a verification plugin is also judged by that plugin (notation-go's order: found
+    and its version checked first; its trusted-identity and revocation capabilities replace
+    ours, and run after the revocation step), with ``plugin_config``.
     """
     now = _utc(now or datetime.now(UTC))
     checks = revocation_options or revocation.Options(cache_dir=paths.crl_cache_dir())
@@ -381,22 +393,20 @@ def verify_notary(
     if run.record("integrity", "integrity", err):
         return outcome()
 
-    plugin = envelope.extended_attributes.get(H_VERIFICATION_PLUGIN)
-    if plugin:
-        min_version = envelope.extended_attributes.get(H_VERIFICATION_PLUGIN_MIN_VERSION)
-        needs = f" (version >= {min_version})" if min_version else ""
-        run.record(
-            "verificationPlugin",
-            None,
-            f'digital signature requires verification plugin "{plugin}"{needs}; '
-            "ocisign does not run verification plugins",
-        )
-        return outcome()
+    plugin: PluginVerifier | None = None
+    plugin_caps: list[str] = []
+    if envelope.verification_plugin:
+        try:
+            plugin, plugin_caps = _verification_plugin(envelope, plugin_config, plugins_dir)
+        except PluginError as exc:
+            run.record("verificationPlugin", None, exc.message)
+            return outcome()
 
     if run.record("authenticity", "authenticity", _authenticity_error(envelope, statement, stores)):
         return outcome()
     assert leaf is not None
-    if run.record("trustedIdentity", "authenticity", _identity_error(statement, leaf)):
+    if "SIGNATURE_VERIFIER.TRUSTED_IDENTITY" not in plugin_caps and run.record(
+            "trustedIdentity", "authenticity", _identity_error(statement, leaf)):
         return outcome()
 
     expiry = envelope.expiry
@@ -412,9 +422,21 @@ def verify_notary(
 
     if actions["revocation"] == "skip":
         run.results.append(CheckResult("revocation", "skip", True, "skipped by the trust policy"))
-    elif run.record("revocation", "revocation",
-                    _revocation_error(envelope, checks, chain_results)):
+    elif "SIGNATURE_VERIFIER.REVOCATION_CHECK" not in plugin_caps and run.record(
+            "revocation", "revocation", _revocation_error(envelope, checks, chain_results)):
         return outcome()
+
+    if plugin is not None:
+        asked = [c for c in plugin_caps
+                 if not (c == plugin.REVOCATION and actions["revocation"] == "skip")]
+        try:
+            answers = _plugin_results(plugin, envelope, statement, asked) if asked else []
+        except PluginError as exc:
+            run.record("verificationPlugin", None, exc.message)
+            return outcome()
+        for name, validation, err in answers:
+            if run.record(name, validation, err):
+                return outcome()
 
     signed = envelope.target
     wanted = {"digest": target.digest, "size": target.size, "mediaType": target.media_type}
@@ -438,6 +460,112 @@ def verify_notary(
     return outcome()
 
 
+def _semver(text: str) -> tuple[tuple[int, int, int], tuple[tuple[int, int | str], ...]] | None:
+    """A SemVer as notation reads it (``golang.org/x/mod/semver`` after a ``v``): MAJOR
+    [.MINOR[.PATCH[-PRERELEASE][+BUILD]]]; the sort key, or None if it is not one."""
+    match = _SEMVER.match(text)
+    if not match or (match.group(4) and match.group(3) is None):
+        return None
+    core = (int(match.group(1)), int(match.group(2) or 0), int(match.group(3) or 0))
+    pre = tuple((0, int(p)) if p.isdigit() else (1, p)
+                for p in (match.group(4) or "").split(".") if p)
+    return core, pre
+
+
+def _version_at_least(version: str, minimum: str) -> bool:
+    have, want = _semver(version), _semver(minimum)
+    assert have is not None and want is not None
+    if have[0] != want[0]:
+        return have[0] > want[0]
+    if not have[1] or not want[1]:  # a release sorts after its pre-releases
+        return not have[1]
+    return have[1] >= want[1]
+
+
+def _verification_plugin(
+    envelope: ParsedEnvelope, config: Mapping[str, str] | None, plugins_dir: Path | None,
+) -> tuple[PluginVerifier, list[str]]:
+    """The plugin the envelope names, found, version-checked, with its verifier capabilities
+    (notation-go ``verifier.processSignature``'s messages)."""
+    name = envelope.verification_plugin or ""
+    minimum = envelope.extended_attributes.get(H_VERIFICATION_PLUGIN_MIN_VERSION)
+    if minimum is not None and (not isinstance(minimum, str) or _semver(minimum) is None):
+        raise PluginError(f"error while getting plugin minimum version, error: {minimum!r} is "
+                          "not a valid SemVer")
+    from ocisign.signers.plugin import PluginVerifier  # only for an envelope naming a plugin
+
+    try:
+        plugin = PluginVerifier(name, config, plugins_dir=plugins_dir)
+    except PluginError as exc:
+        raise PluginError(f'error while locating verification plugin "{name}", make sure the '
+                          "plugin is installed successfully before verifying the signature. "
+                          f"error: {exc.message}") from None
+    version = plugin.metadata.version
+    if _semver(version) is None:
+        raise PluginError(f"plugin {name} has pluginVersion {version} which is not in valid "
+                          "semver format")
+    if minimum and not _version_at_least(version, minimum):
+        raise PluginError(f"found plugin {name} with version {version} but signature "
+                          f"verification needs plugin version greater than or equal to {minimum}")
+    wanted = (plugin.TRUSTED_IDENTITY, plugin.REVOCATION)
+    caps = [c for c in plugin.metadata.capabilities if c in wanted]
+    if not caps:
+        raise PluginError(f'digital signature requires plugin "{name}" with signature '
+                          f'verification capabilities ("{wanted[0]}" and/or "{wanted[1]}") '
+                          "installed")
+    return plugin, caps
+
+
+def _plugin_results(
+    plugin: PluginVerifier, envelope: ParsedEnvelope, statement: TrustPolicyStatement,
+    capabilities: list[str],
+) -> list[tuple[str, str, str | None]]:
+    """Ask the plugin; (check, validation type, error or None) per capability asked."""
+    critical: dict[str, Any] = {"contentType": NOTARY_PAYLOAD,
+                                "signingScheme": envelope.signing_scheme}
+    if envelope.expiry is not None:
+        critical["expiry"] = _rfc3339(envelope.expiry)
+    if envelope.signing_scheme == SCHEME_SIGNING_AUTHORITY and envelope.authentic_signing_time:
+        critical["authenticSigningTime"] = _rfc3339(envelope.authentic_signing_time)
+    extended = {k: envelope.extended_attributes.get(k) for k in envelope.extended_critical}
+    if extended:
+        critical["extendedAttributes"] = extended
+    unprocessed = [k for k in envelope.extended_critical
+                   if k not in (H_VERIFICATION_PLUGIN, H_VERIFICATION_PLUGIN_MIN_VERSION)]
+    signature = {
+        "criticalAttributes": critical,
+        "unprocessedAttributes": unprocessed,
+        "certificateChain": [base64.b64encode(c.public_bytes(Encoding.DER)).decode()
+                             for c in envelope.cert_chain],
+    }
+    results, processed = plugin.verify_signature(
+        signature, list(statement.trusted_identities), capabilities)
+    name = plugin.name
+    for attribute in unprocessed:
+        if attribute not in processed:
+            raise PluginError(f'extended critical attribute "{attribute}" was not processed by '
+                              f'the verification plugin "{name}" (all extended critical '
+                              "attributes must be processed by the verification plugin)")
+    out: list[tuple[str, str, str | None]] = []
+    for capability in capabilities:
+        if capability not in results:
+            raise PluginError(f'verification plugin "{name}" failed to verify "{capability}"')
+        success, reason = results[capability]
+        if capability == plugin.TRUSTED_IDENTITY:
+            out.append(("trustedIdentity", "authenticity", None if success else
+                        f'trusted identify verification by plugin "{name}" failed with reason '
+                        f'"{reason}"'))
+        else:
+            out.append(("revocation", "revocation", None if success else
+                        f'revocation check by verification plugin "{name}" failed with reason '
+                        f'"{reason}"'))
+    return out
+
+
+def _rfc3339(when: datetime) -> str:
+    return _utc(when).isoformat().replace("+00:00", "Z")
+
+
 def integrity_failure(error: OcisignError | str) -> NotaryOutcome:
     """The outcome of an envelope the parser rejected."""
     reason = error.message if isinstance(error, OcisignError) else error
@@ -459,6 +587,8 @@ class TrustOptions(TypedDict, total=False):
     user_metadata: Mapping[str, str] | None
     reference: str
     revocation_options: revocation.Options | None
+    plugin_config: Mapping[str, str] | None
+    plugins_dir: Path | None
 
 
 def verify_any(

@@ -81,6 +81,7 @@ class NotaryChecker:
             stores=self.stores,
             now=req.now,
             user_metadata=req.user_metadata,
+            plugin_config=req.plugin_config,
             reference=display,
             max_signatures=req.max_signatures,
             revocation_options=self.revocation,

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 CONTRACT_VERSION = "1.0"
 CAP_RAW = "SIGNATURE_GENERATOR.RAW"
 CAP_ENVELOPE = "SIGNATURE_GENERATOR.ENVELOPE"
+CAP_TRUSTED_IDENTITY = "SIGNATURE_VERIFIER.TRUSTED_IDENTITY"
+CAP_REVOCATION = "SIGNATURE_VERIFIER.REVOCATION_CHECK"
 DEFAULT_TIMEOUT = 60.0
 MAX_OUTPUT = 64 * 1024 * 1024
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -409,6 +411,43 @@ class PluginEnvelopeSigner(_Plugin):
 
 
 # ------------------------------------------------------------- managing plugins
+
+class PluginVerifier(_Plugin):
+    """A verification plugin: ``verify-signature`` for the capabilities asked of it."""
+
+    TRUSTED_IDENTITY = CAP_TRUSTED_IDENTITY
+    REVOCATION = CAP_REVOCATION
+
+    def __init__(self, plugin_name: str, plugin_config: Mapping[str, str] | None = None, *,
+                 timeout: float = DEFAULT_TIMEOUT, plugins_dir: Path | None = None) -> None:
+        super().__init__(plugin_name, "", plugin_config, timeout=timeout,
+                         plugins_dir=plugins_dir)
+
+    def verify_signature(
+        self, signature: Mapping[str, Any], trusted_identities: list[str],
+        capabilities: list[str],
+    ) -> tuple[dict[str, tuple[bool, str]], list[str]]:
+        """Run ``verify-signature``: ({capability: (success, reason)}, processed attributes)."""
+        where = f"plugin {self.name!r} verify-signature"
+        answer = self._run("verify-signature", self._with_config({
+            "contractVersion": CONTRACT_VERSION,
+            "signature": dict(signature),
+            "trustPolicy": {"trustedIdentities": trusted_identities,
+                            "signatureVerification": capabilities},
+        }))
+        results = answer.get("verificationResults")
+        processed = answer.get("processedAttributes") or []
+        if not isinstance(results, dict) or not isinstance(processed, list):
+            raise PluginError(f"{where}: the answer needs verificationResults (an object) and "
+                              "processedAttributes (a list)")
+        out: dict[str, tuple[bool, str]] = {}
+        for capability, result in results.items():
+            if not isinstance(result, dict) or not isinstance(result.get("success"), bool):
+                raise PluginError(f"{where}: the result for {capability!r} has no boolean "
+                                  "'success'")
+            out[str(capability)] = (result["success"], str(result.get("reason") or ""))
+        return out, [str(name) for name in processed]
+
 
 MAX_PLUGIN_BYTES = 256 * 1024 * 1024  # notation's osutil.MaxFileBytes
 _PREFIX = "notation-"
