@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import re
 import select
 import socket
 import threading
@@ -20,6 +21,7 @@ import pytest
 
 from ocisign.errors import NetworkError
 from ocisign.registry.http import HTTPClient, _proxy_for
+from ocisign.registry.store import RegistryOptions
 from ocisign.registry.transport import Transport
 from tests.fixtures.registry import LoopbackServer, RunningRegistry
 
@@ -238,3 +240,19 @@ def test_link_header_targets() -> None:
     assert answer.link("next") == "/v2/r/tags/list?n=2&last=b"
     assert answer.link("describedby") == "https://example.test/doc"
     assert answer.link("prev") is None
+
+
+@pytest.mark.parametrize(("location", "message"), [
+    ("/v2/r/blobs/loop", "more than 10 redirects"),
+    ("file:///etc/passwd", "a redirect to 'file:///etc/passwd', not http(s)"),
+])
+def test_unfollowable_redirects_are_one_error_and_not_retried(location: str, message: str) -> None:
+    server = _Origin(lambda path: (302, {"Location": location}, b""))
+    transport = Transport(RegistryOptions(insecure=True, max_retries=3, backoff=0.01))
+    try:
+        with pytest.raises(NetworkError, match=re.escape(message)):
+            transport.request("GET", server.host, "/v2/r/blobs/loop", scopes=frozenset())
+    finally:
+        transport.close()
+        server.close()
+    assert len(server.authorizations) == (11 if location.startswith("/") else 1)

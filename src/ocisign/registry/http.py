@@ -7,8 +7,9 @@ store (``SSL_CERT_FILE``/``SSL_CERT_DIR`` honoured; certifi's bundle when the sy
 has none) or ``--ca-file``, separate connect and read timeouts, capped bodies, redirects
 for GET/HEAD (``Authorization`` dropped when the origin changes), and the
 ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` variables as Go reads them (loopback never
-proxied). Errors are three types: ``TLSFailed``, ``ConnectionFailed`` (worth another
-attempt) and ``BodyTooLarge``.
+proxied). Errors are four types: ``TLSFailed``, ``ConnectionFailed`` (worth another
+attempt), ``BodyTooLarge`` and ``Unfollowable`` (a redirect loop, or a redirect to a URL
+that is not http(s)).
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ class ConnectionFailed(Exception):
 
 class BodyTooLarge(Exception):
     """The answer's body passed the caller's limit."""
+
+
+class Unfollowable(Exception):
+    """A redirect chain longer than MAX_REDIRECTS, or to a URL that is not http(s)."""
 
 
 class Response:
@@ -160,10 +165,12 @@ class HTTPClient:
                     or not location:
                 return response
             target = urljoin(url, location)
+            if urlsplit(target).scheme.lower() not in ("http", "https"):
+                raise Unfollowable(f"a redirect to {target.split('?')[0]!r}, not http(s)")
             if _origin(target) != _origin(url):
                 sent.pop("Authorization", None)
             url = target
-        raise ConnectionFailed(f"more than {MAX_REDIRECTS} redirects")
+        raise Unfollowable(f"more than {MAX_REDIRECTS} redirects")
 
     def _once(self, method: str, url: str, headers: dict[str, str], body: bytes | None,
               connect_timeout: float, read_timeout: float, max_bytes: int,

@@ -45,6 +45,7 @@ from ocisign.registry.http import (
     HTTPClient,
     Response,
     TLSFailed,
+    Unfollowable,
 )
 from ocisign.registry.store import MAX_MANIFEST_BYTES, RegistryOptions
 from ocisign.util.deadline import current_deadline
@@ -322,6 +323,10 @@ class Transport:
                 )
             except BodyTooLarge:
                 raise _oversized(what, max_bytes) from None
+            except Unfollowable as exc:
+                raise NetworkError(f"{what}: {host} answered with {exc}",
+                                   "check the registry's address; it redirects in a loop or "
+                                   "out of HTTP") from None
             except (TLSFailed, ConnectionFailed) as exc:
                 if _WATCHDOG.disarm():
                     raise NetworkError(
