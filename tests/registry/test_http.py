@@ -8,6 +8,7 @@ names themselves are never proxied, as in Go).
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import re
 import select
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from ocisign.errors import NetworkError
+from ocisign.errors import AuthError, NetworkError
 from ocisign.registry.http import HTTPClient, _proxy_for
 from ocisign.registry.store import RegistryOptions
 from ocisign.registry.transport import Transport
@@ -256,3 +257,53 @@ def test_unfollowable_redirects_are_one_error_and_not_retried(location: str, mes
         transport.close()
         server.close()
     assert len(server.authorizations) == (11 if location.startswith("/") else 1)
+
+
+def test_a_trickled_body_on_a_closing_connection_hits_the_request_deadline() -> None:
+    """``Connection: close``: http.client drops ``conn.sock`` at once, so the watchdog must
+    hold the socket itself, or a byte every few seconds would hold the worker for ever."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    stop = threading.Event()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n")
+        with contextlib.suppress(OSError):
+            while not stop.wait(0.2):
+                conn.sendall(b" ")
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    host = f"127.0.0.1:{listener.getsockname()[1]}"
+    transport = Transport(RegistryOptions(insecure=True, request_timeout=1.0, timeout=5.0,
+                                          max_retries=0))
+    try:
+        with pytest.raises(NetworkError, match="did not finish answering within 1 s"):
+            transport.request("GET", host, "/v2/r/tags/list", scopes=frozenset())
+    finally:
+        stop.set()
+        transport.close()
+        listener.close()
+
+
+def test_a_redirect_targets_challenge_gets_no_credentials() -> None:
+    """A storage redirect whose target answers 401 with a token realm of its own: the
+    registry's credentials must not be sent to that realm (nor anywhere but the registry)."""
+    realm = _Origin(lambda path: (200, {}, b'{"token": "t"}'))
+    storage = _Origin(lambda path: (401, {"WWW-Authenticate":
+                                         f'Bearer realm="http://{realm.host}/token"'}, b""))
+    registry = _Origin(lambda path: (307, {"Location": f"http://{storage.host}/blob"}, b""))
+    transport = Transport(RegistryOptions(insecure=True, username="alice", password="s3cret"))
+    try:
+        with pytest.raises(AuthError, match=r"redirected to .*, which asks for authentication"):
+            transport.request("GET", registry.host, "/v2/r/blobs/sha256:00",
+                              scopes=frozenset({"repository:r:pull"}))
+    finally:
+        transport.close()
+        for server in (realm, storage, registry):
+            server.close()
+    assert realm.authorizations == []  # the realm was never asked
+    assert [a for _, a in storage.authorizations] == [None]

@@ -20,9 +20,11 @@ import ipaddress
 import os
 import re
 import select
+import socket
 import ssl
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from typing import Protocol
 from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 MAX_REDIRECTS = 10
@@ -31,7 +33,14 @@ _LINK_RE = re.compile(r'<([^>]*)>((?:\s*;\s*[^;,]*)*)')
 _PROXY_VARS = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy"})
 
 Connection = http.client.HTTPConnection
-Watch = Callable[[Connection], None]
+
+
+class Watch(Protocol):
+    """Who bounds a request's total time: told each socket while the request uses it."""
+
+    def attach(self, sock: socket.socket) -> None: ...
+
+    def detach(self, sock: socket.socket) -> None: ...
 
 
 class TLSFailed(Exception):
@@ -182,12 +191,13 @@ class HTTPClient:
         proxy = _proxy_for(scheme, host, port)
         conn = self._take((scheme, host, port, proxy))
         if conn is None:
-            conn = self._connect(scheme, host, port, proxy, connect_timeout, watch)
-        elif watch is not None:
-            watch(conn)
+            conn = self._connect(scheme, host, port, proxy, connect_timeout)
+        sock = conn.sock
+        assert sock is not None
+        if watch is not None:  # the socket itself: http.client drops conn.sock on close
+            watch.attach(sock)
         try:
-            if conn.sock is not None:
-                conn.sock.settimeout(read_timeout)
+            sock.settimeout(read_timeout)
             target = parts.path or "/"
             if parts.query:
                 target += "?" + parts.query
@@ -209,12 +219,15 @@ class HTTPClient:
         if answer.will_close:
             conn.close()
         else:
+            if watch is not None:  # pooled for others now: not this request's to shut
+                watch.detach(sock)
             self._give((scheme, host, port, proxy), conn)
         return Response(method, url, answer.status, answer.msg, content,
                         headers.get("Authorization"))
 
     def _connect(self, scheme: str, host: str, port: int, proxy: str | None,
-                 timeout: float, watch: Watch | None) -> Connection:
+                 timeout: float) -> Connection:
+        """A new connection, connected (TLS included) within ``timeout``."""
         conn: Connection
         if proxy:
             pparts = urlsplit(proxy)
@@ -230,8 +243,6 @@ class HTTPClient:
                                                context=self.context())
         else:
             conn = http.client.HTTPConnection(host, port, timeout=timeout)
-        if watch is not None:
-            watch(conn)
         try:
             conn.connect()
         except ssl.SSLError as exc:

@@ -40,7 +40,6 @@ from ocisign.registry.auth import (
 )
 from ocisign.registry.http import (
     BodyTooLarge,
-    Connection,
     ConnectionFailed,
     HTTPClient,
     Response,
@@ -101,15 +100,13 @@ NOT_FOUND_HINTS = {  # distribution error codes of a 404 -> what to do
 @dataclass
 class _Armed:
     deadline: float
-    conns: list[Connection] = field(default_factory=list)
+    socks: list[socket.socket] = field(default_factory=list)
     expired: bool = False
 
 
-def _shut(conn: Connection) -> None:
-    sock = getattr(conn, "sock", None)
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)  # a blocked recv returns at once
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)  # a blocked recv returns at once
 
 
 class _Watchdog:
@@ -129,13 +126,19 @@ class _Watchdog:
                 self._thread.start()
             self._cond.notify()
 
-    def attach(self, conn: Connection) -> None:
+    def attach(self, sock: socket.socket) -> None:
         with self._cond:
             armed = self._armed.get(threading.get_ident())
             if armed is not None:
-                armed.conns.append(conn)
+                armed.socks.append(sock)
                 if armed.expired:
-                    _shut(conn)
+                    _shut(sock)
+
+    def detach(self, sock: socket.socket) -> None:
+        with self._cond:
+            armed = self._armed.get(threading.get_ident())
+            if armed is not None and sock in armed.socks:
+                armed.socks.remove(sock)
 
     def disarm(self) -> bool:
         """Stop watching this thread's request; True if its deadline had passed."""
@@ -153,8 +156,8 @@ class _Watchdog:
                         continue
                     if armed.deadline <= now:
                         armed.expired = True
-                        for conn in armed.conns:
-                            _shut(conn)
+                        for sock in armed.socks:
+                            _shut(sock)
                     else:
                         waits.append(armed.deadline - now)
                 self._cond.wait(min(waits) if waits else None)
@@ -252,6 +255,11 @@ class Transport:
                 safe, budget, host, what,
             )
             status = response.status_code
+            if status == 401 and origin(response.url) != origin(self.url(host, "/")):
+                raise AuthError(  # a redirect target's challenge: never answered with ours
+                    f"{what}: {host} redirected to {urlsplit(response.url).netloc}, which asks "
+                    "for authentication", "the registry's storage redirect is misconfigured; "
+                    "ocisign sends no credentials to another origin")
             if status == 401 and not auth_tried:
                 auth_tried = True
                 header = response.headers.get("WWW-Authenticate", "")
@@ -319,7 +327,7 @@ class Transport:
                     method, url, params=params, headers={"User-Agent": USER_AGENT, **all_headers},
                     body=data, connect_timeout=min(self.options.connect_timeout, left),
                     read_timeout=min(self.options.timeout, left), max_bytes=max_bytes,
-                    watch=_WATCHDOG.attach,
+                    watch=_WATCHDOG,
                 )
             except BodyTooLarge:
                 raise _oversized(what, max_bytes) from None
