@@ -156,3 +156,36 @@ def test_minimum_plugin_version(judge: Judge, file: str) -> None:
             f"verification needs plugin version greater than or equal to {minimum}")
     else:
         assert out.passed, out.failure
+
+
+@pytest.mark.parametrize("name", ["", "  ", 7])
+def test_a_blank_plugin_name_is_no_way_past_a_critical_attribute(tmp_path: Path,
+                                                                 name: object) -> None:
+    """An envelope naming plugin "" with another critical attribute: the parser lets it
+    through (a plugin is named), so the verifier must refuse the name (found in review)."""
+    from datetime import timedelta
+
+    from ocisign.envelopes import jws
+    from ocisign.envelopes.notary import H_VERIFICATION_PLUGIN, SignRequest
+    from ocisign.errors import VerificationError
+    from tests.envelopes.certs import NOW
+    from tests.envelopes.conftest import local_signer
+
+    target = {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+              "digest": "sha256:" + "ab" * 32, "size": 1234}
+    request = SignRequest(target=target, signing_time=NOW, expiry=NOW + timedelta(hours=12),
+                          extended_attributes={"x-must-enforce": "prod", H_VERIFICATION_PLUGIN:
+                                               name},
+                          extended_critical=("x-must-enforce", H_VERIFICATION_PLUGIN))
+    signed = jws.build(request, local_signer("EC-256"))
+    if not isinstance(name, str):  # the parser already refuses a name that is no string
+        with pytest.raises(VerificationError, match=r"no io\.cncf\.notary\.verificationPlugin"):
+            parse_envelope(JWS_MEDIA_TYPE, signed)
+        return
+    env = parse_envelope(JWS_MEDIA_TYPE, signed)
+    stores = stores_with(tmp_path, {"ca:root": [env.cert_chain[-1].public_bytes(Encoding.PEM)]})
+    out = verify_notary(env, target=Descriptor.from_dict(target),
+                        statement=statement("strict", stores=["ca:root"]), stores=stores,
+                        now=NOW + timedelta(minutes=1), plugins_dir=tmp_path / "plugins")
+    assert not out.passed
+    assert "is an invalid plugin name" in out.failure

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from ocisign.errors import AuthError, NetworkError
-from ocisign.registry.http import HTTPClient, _proxy_for
+from ocisign.registry.http import HTTPClient, Unfollowable, _proxy_for
 from ocisign.registry.store import RegistryOptions
 from ocisign.registry.transport import Transport
 from tests.fixtures.registry import LoopbackServer, RunningRegistry
@@ -246,6 +246,7 @@ def test_link_header_targets() -> None:
 @pytest.mark.parametrize(("location", "message"), [
     ("/v2/r/blobs/loop", "more than 10 redirects"),
     ("file:///etc/passwd", "a redirect to 'file:///etc/passwd', not http(s)"),
+    ("http://reg.example:99999/", "a redirect to a malformed URL"),
 ])
 def test_unfollowable_redirects_are_one_error_and_not_retried(location: str, message: str) -> None:
     server = _Origin(lambda path: (302, {"Location": location}, b""))
@@ -307,3 +308,36 @@ def test_a_redirect_targets_challenge_gets_no_credentials() -> None:
             server.close()
     assert realm.authorizations == []  # the realm was never asked
     assert [a for _, a in storage.authorizations] == [None]
+
+
+def test_no_redirect_from_https_down_to_http(registry_ca: Any) -> None:
+    import ssl
+    from http.server import ThreadingHTTPServer
+
+    plain = _Origin(lambda path: (200, {}, b"in the clear"))
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", f"http://{plain.host}/blob")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(registry_ca.cert_file, registry_ca.key_file)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = HTTPClient(ca_file=str(registry_ca.ca_file))
+    try:
+        with pytest.raises(Unfollowable, match="from https down to"):
+            client.request("GET", f"https://127.0.0.1:{server.server_port}/v2/r/blobs/x",
+                           connect_timeout=2, read_timeout=2, max_bytes=100)
+    finally:
+        client.close()
+        server.shutdown()
+        plain.close()
+    assert plain.authorizations == []

@@ -175,6 +175,8 @@ def test_sigstore_in_registry_verified_by_skopeo(cli: Cli, registry: RunningRegi
     # the public key straight from the token: no PIN (no pin-source, no PIN variable)
     token_key = softhsm.uri(label, pin_source=False)
     assert "PASS" in cli.ok("validate", ref, "--sigstore-pubkey", token_key).stdout
+    public = softhsm.uri(label, pin_source=False, kind="public")  # type=public is fine too
+    assert "PASS" in cli.ok("validate", ref, "--sigstore-pubkey", public).stdout
     wrong = cli.run("validate", ref, "--sigstore-pubkey", softhsm.uri("ec384", pin_source=False))
     assert wrong.returncode == 1 and "FAIL" in wrong.stdout + wrong.stderr, wrong.stderr
     missing = cli.run("validate", ref, "--sigstore-pubkey",

@@ -145,11 +145,11 @@ class Pkcs11Uri:
         return format_uri(path, {k: v for k, v in self.query.items() if k != "pin-value"})
 
 
-def parse_uri(ref: str, *, kind: str = "private") -> Pkcs11Uri:
+def parse_uri(ref: str, *, kind: str | tuple[str, ...] = "private") -> Pkcs11Uri:
     """Parse ``ref`` as cosign does, strictly: KeyFileError naming what is wrong.
 
-    ``kind`` is the object class the caller wants (``private`` or ``cert``); a URI with
-    another ``type=`` is refused.
+    ``kind`` is the object class the caller wants (``private`` or ``cert``, or a tuple of
+    classes it accepts); a URI with another ``type=`` is refused.
     """
     if not is_pkcs11_ref(ref):
         raise _bad(ref, "it does not start with 'pkcs11:'")
@@ -184,9 +184,10 @@ def parse_uri(ref: str, *, kind: str = "private") -> Pkcs11Uri:
         raise _bad(ref, "one of object and id must be set")
     if uri.type is not None and uri.type not in TYPES:
         raise _bad(ref, f"unknown type {uri.type!r}")
-    if uri.type is not None and uri.type != kind:
-        raise _bad(ref, f"type={uri.type} names no {kind} object" if kind != "private"
-                   else f"type={uri.type} is not a private key")
+    kinds = (kind,) if isinstance(kind, str) else kind
+    if uri.type is not None and uri.type not in kinds:
+        raise _bad(ref, f"type={uri.type} names no {' or '.join(kinds)} object"
+                   if kinds != ("private",) else f"type={uri.type} is not a private key")
     if uri.pin_value is not None and uri.pin_source is not None:
         raise UsageError(f"PKCS#11 URI {uri.redacted()!r} has both pin-value and pin-source",
                          hint="keep one of them (pin-source for anything stored)")

@@ -47,8 +47,11 @@ if TYPE_CHECKING:
     from ocisign.signers.plugin import PluginVerifier
 
 StoreLoader = Callable[[str], "list[x509.Certificate]"]
-_SEMVER = re.compile(
-    r"^v?(\d+)(?:\.(\d+)(?:\.(\d+))?)?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
+_NUM = r"(0|[1-9]\d*)"
+_IDENT = r"(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"
+_SEMVER = re.compile(  # golang.org/x/mod/semver's grammar, as notation applies it after a "v"
+    rf"^{_NUM}(?:\.{_NUM}(?:\.{_NUM})?)?(?:-({_IDENT}(?:\.{_IDENT})*))?"
+    r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$")
 
 _GO_TIME = "%a, %d %b %Y %H:%M:%S %z"  # Go's time.RFC1123Z, as notation prints times
 # Go's pkix.Name.String() short names; others are keyed by their dotted OID.
@@ -395,7 +398,7 @@ def verify_notary(
 
     plugin: PluginVerifier | None = None
     plugin_caps: list[str] = []
-    if envelope.verification_plugin:
+    if H_VERIFICATION_PLUGIN in envelope.extended_attributes:  # a blank name is no way out
         try:
             plugin, plugin_caps = _verification_plugin(envelope, plugin_config, plugins_dir)
         except PluginError as exc:
@@ -464,8 +467,8 @@ def _semver(text: str) -> tuple[tuple[int, int, int], tuple[tuple[int, int | str
     """A SemVer as notation reads it (``golang.org/x/mod/semver`` after a ``v``): MAJOR
     [.MINOR[.PATCH[-PRERELEASE][+BUILD]]]; the sort key, or None if it is not one."""
     match = _SEMVER.match(text)
-    if not match or (match.group(4) and match.group(3) is None):
-        return None
+    if not match or (match.group(3) is None and ("-" in text or "+" in text)):
+        return None  # the short forms (1, 1.2) take no pre-release or build
     core = (int(match.group(1)), int(match.group(2) or 0), int(match.group(3) or 0))
     pre = tuple((0, int(p)) if p.isdigit() else (1, p)
                 for p in (match.group(4) or "").split(".") if p)
@@ -487,7 +490,9 @@ def _verification_plugin(
 ) -> tuple[PluginVerifier, list[str]]:
     """The plugin the envelope names, found, version-checked, with its verifier capabilities
     (notation-go ``verifier.processSignature``'s messages)."""
-    name = envelope.verification_plugin or ""
+    name = envelope.extended_attributes[H_VERIFICATION_PLUGIN]
+    if not isinstance(name, str) or not name.strip():
+        raise PluginError(f"{name!r} from extended attribute is an invalid plugin name")
     minimum = envelope.extended_attributes.get(H_VERIFICATION_PLUGIN_MIN_VERSION)
     if minimum is not None and (not isinstance(minimum, str) or _semver(minimum) is None):
         raise PluginError(f"error while getting plugin minimum version, error: {minimum!r} is "

@@ -50,7 +50,6 @@ BLOB_RACE_ATTEMPTS = 3  # manifest PUTs refused while a referenced blob is being
 INDEX_ATTEMPTS = 5  # merges of one referrers-index append when other writers replace it
 UPLOAD_SESSIONS = 3  # a failed upload starts again in a fresh session, this many times in all
 MAX_PAGES = 100  # pages of one paginated listing (tags, referrers)
-TAG_INDEX_CACHE = 64  # referrers tag indexes remembered between a listing and an append
 MANIFEST_ACCEPT = ", ".join((OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST, DOCKER_SCHEMA1))
 
 _subject_locks: dict[tuple[str, str, str], threading.Lock] = {}
@@ -77,9 +76,6 @@ class RegistryClient:
         self._no_referrers_api: set[tuple[str, str]] = set()
         self._monolithic_post: dict[str, bool] = {}
         self._appended: list[tuple[RegistryStore, str, Descriptor]] = []  # referrers we indexed
-        # referrers tag indexes just read by referrers() (None: absent): the first attempt
-        # of the next append to that index starts from it instead of reading it again
-        self._tag_indexes: dict[tuple[str, str, str], Manifest | None] = {}
         self._checks: list[Callable[[], object]] = []  # Store.after_run callbacks
         self._lock = threading.Lock()
 
@@ -373,18 +369,11 @@ class RegistryStore:
                 with self.client._lock:
                     known.add((self.host, "") if host_wide else key)
         if found is None:
-            tag = referrers_tag(subject_digest)
-            read: Manifest | None = None
-            with contextlib.suppress(NotFoundError):
-                read = self.fetch_manifest(tag)
-            with self.client._lock:
-                cache = self.client._tag_indexes
-                cache[(self.host, self.repository, tag)] = read
-                while len(cache) > TAG_INDEX_CACHE:
-                    del cache[next(iter(cache))]
-            if read is None:
+            try:
+                index = self.fetch_manifest(referrers_tag(subject_digest))
+            except NotFoundError:
                 return []
-            found = read.manifests
+            found = index.manifests
         if artifact_type:
             found = [d for d in found if d.artifact_type == artifact_type]
         return found[:limit]
@@ -438,17 +427,12 @@ class RegistryStore:
         for the end-of-batch ``RegistryClient.reconcile`` pass.
         """
         tag = referrers_tag(subject_digest)
-        key = (self.host, self.repository, tag)
         with _subject_lock(self.host, self.repository, subject_digest):
-            for attempt in range(INDEX_ATTEMPTS):
-                with self.client._lock:  # a read of a moment ago does for the first attempt
-                    known = attempt == 0 and key in self.client._tag_indexes
-                    old: Manifest | None = self.client._tag_indexes.pop(key, None)
-                if not known:
-                    try:
-                        old = self.fetch_manifest(tag)
-                    except NotFoundError:
-                        old = None
+            for _ in range(INDEX_ATTEMPTS):
+                try:  # read under the lock, just before the write: never a read from before
+                    old: Manifest | None = self.fetch_manifest(tag)  # signing (it may be old)
+                except NotFoundError:
+                    old = None
                 entries = old.manifests if old else []
                 if any(d.digest == entry.digest for d in entries):
                     break

@@ -8,8 +8,8 @@ has none) or ``--ca-file``, separate connect and read timeouts, capped bodies, r
 for GET/HEAD (``Authorization`` dropped when the origin changes), and the
 ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` variables as Go reads them (loopback never
 proxied). Errors are four types: ``TLSFailed``, ``ConnectionFailed`` (worth another
-attempt), ``BodyTooLarge`` and ``Unfollowable`` (a redirect loop, or a redirect to a URL
-that is not http(s)).
+attempt), ``BodyTooLarge`` and ``Unfollowable`` (a redirect loop, a redirect to a URL
+that is not http(s) or from https to http, or a header that cannot be sent).
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 MAX_REDIRECTS = 10
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_LINK_RE = re.compile(r'<([^>]*)>((?:\s*;\s*[^;,]*)*)')
+_LINK_RE = re.compile(r"<([^<>]*)>([^<]*)")  # linear: no overlapping repeats
+_REL_RE = re.compile(r'rel\s*=\s*"?([^";,<]*)')
+MAX_LINK = 16 * 1024  # of a Link header read; pagination needs one short entry
 _PROXY_VARS = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy"})
 
 Connection = http.client.HTTPConnection
@@ -60,7 +62,8 @@ class BodyTooLarge(Exception):
 
 
 class Unfollowable(Exception):
-    """A redirect chain longer than MAX_REDIRECTS, or to a URL that is not http(s)."""
+    """Not worth another attempt: a redirect loop, a redirect out of http(s) or down from
+    https, a malformed Location, or a header value that cannot be sent."""
 
 
 class Response:
@@ -76,9 +79,9 @@ class Response:
 
     def link(self, rel: str) -> str | None:
         """The target of the ``Link`` header's entry with ``rel`` (RFC 8288), if any."""
-        for target, params in _LINK_RE.findall(self.headers.get("Link", "")):
-            rels = re.findall(r'rel\s*=\s*"?([^";]*)"?', params)
-            if rels and rel in rels[0].split():
+        for target, params in _LINK_RE.findall(self.headers.get("Link", "")[:MAX_LINK]):
+            found = _REL_RE.search(params)
+            if found and rel in found.group(1).split():
                 return str(target)
         return None
 
@@ -173,9 +176,15 @@ class HTTPClient:
             if method not in ("GET", "HEAD") or response.status_code not in REDIRECTS \
                     or not location:
                 return response
-            target = urljoin(url, location)
-            if urlsplit(target).scheme.lower() not in ("http", "https"):
+            try:
+                target = urljoin(url, location)
+                scheme = _origin(target)[0]  # (a bad port raises here)
+            except ValueError:
+                raise Unfollowable(f"a redirect to a malformed URL {location[:100]!r}") from None
+            if scheme not in ("http", "https"):
                 raise Unfollowable(f"a redirect to {target.split('?')[0]!r}, not http(s)")
+            if scheme == "http" and _origin(url)[0] == "https":
+                raise Unfollowable(f"a redirect from https down to {target.split('?')[0]!r}")
             if _origin(target) != _origin(url):
                 sent.pop("Authorization", None)
             url = target
@@ -216,6 +225,9 @@ class HTTPClient:
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             raise ConnectionFailed(_summary(exc)) from exc
+        except ValueError as exc:  # a header value http.client refuses to send (CR/LF, non-Latin-1)
+            conn.close()
+            raise Unfollowable(f"cannot send the request: {_summary(exc)}") from None
         if answer.will_close:
             conn.close()
         else:

@@ -555,7 +555,7 @@ def open_public_key(ref: str) -> PublicKeyTypes:
     Read in a session of its own without logging in, as cosign's verify does: public key
     and certificate objects are public. The CKO_PUBLIC_KEY wins, else the certificate.
     """
-    uri = parse_uri(ref)
+    uri = parse_uri(ref, kind=("public", "private", "cert"))
     selector = _Selector.of(uri)
     with _pool_lock:
         module = _module(uri.module_path())
