@@ -87,3 +87,24 @@ def test_debug_and_verbose_hold_for_one_invocation_only(config_dir: Path) -> Non
     assert second.exit_code == 1 and "Error:" in second.output
     assert "Traceback" not in second.output
     assert logging.getLogger("ocisign").level == logging.WARNING
+
+
+@pytest.mark.parametrize(("args", "killed"), [(["version"], True), (["key", "list"], True),
+                                             (["--help"], False)])
+def test_a_reader_that_went_away_ends_us_by_sigpipe(args: list[str], killed: bool,
+                                                    tmp_path: Path) -> None:
+    """`ocisign ... | head`: no "unexpected BrokenPipeError"; a command is killed by SIGPIPE
+    as Go's notation and cosign are (the shell's 141), click's own help exits 1 silently."""
+    import os
+    import signal
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first byte
+    try:
+        proc = subprocess.run([sys.executable, "-m", "ocisign", *args], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=60,
+                              env=cli_env(OCISIGN_CONFIG_DIR=str(tmp_path)))
+    finally:
+        os.close(write_end)
+    assert proc.returncode == (-signal.SIGPIPE if killed else 1), proc.stderr
+    assert proc.stderr == ""

@@ -43,7 +43,11 @@ def _exit(code: object) -> None:
     try:
         sys.stdout.flush()
         sys.stderr.flush()
-    except (OSError, ValueError):  # a closed pipe: as Python does, exit 120
+    except BrokenPipeError:  # the reader went away (`| head`)
+        from ocisign.cli._common import end_of_pipe
+
+        end_of_pipe()
+    except (OSError, ValueError):  # as Python does, exit 120
         code = code or 120
     os._exit(code)
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -163,6 +165,17 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     Console(soft_wrap=True).print(table)
 
 
+def end_of_pipe() -> NoReturn:
+    """The reader of our output went away (``| head``): end quietly, killed by SIGPIPE as
+    notation and cosign (Go programs) are, so ``set -o pipefail`` sees 141."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # nothing more is written to the closed pipe
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGPIPE)
+    sys.exit(141)  # where SIGPIPE cannot end the process
+
+
 @contextlib.contextmanager
 def handle_errors(ctx: click.Context) -> Iterator[None]:
     """Turn ocisign and unexpected errors into one line, a hint and an exit code."""
@@ -183,6 +196,8 @@ def handle_errors(ctx: click.Context) -> Iterator[None]:
     except KeyboardInterrupt:
         click.echo("Error: interrupted", err=True)
         sys.exit(130)
+    except BrokenPipeError:
+        end_of_pipe()
     except Exception as err:  # the one place unexpected errors are reported
         if ctx.meta.get(DEBUG):
             traceback.print_exc()
