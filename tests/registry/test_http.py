@@ -16,6 +16,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -341,3 +342,16 @@ def test_no_redirect_from_https_down_to_http(registry_ca: Any) -> None:
         server.shutdown()
         plain.close()
     assert plain.authorizations == []
+
+
+def test_an_unreadable_ca_file_is_one_tls_error(registry_tls: RunningRegistry,
+                                                tmp_path: Path) -> None:
+    garbage = tmp_path / "ca.pem"
+    garbage.write_text("not a certificate\n")
+    transport = Transport(registry_tls.options(ca_file=str(garbage)))
+    try:
+        with pytest.raises(NetworkError, match="cannot load the CA file") as info:
+            transport.request("GET", registry_tls.host, "/v2/", scopes=frozenset())
+    finally:
+        transport.close()
+    assert "--ca-file" in (info.value.hint or "")

@@ -243,7 +243,11 @@ class HTTPClient:
         conn: Connection
         if proxy:
             pparts = urlsplit(proxy)
-            phost, pport = pparts.hostname or "", pparts.port or 80
+            try:
+                phost, pport = pparts.hostname or "", pparts.port or 80
+            except ValueError:
+                raise Unfollowable(f"the proxy URL {proxy.split('@')[-1]!r} of the "
+                                   "environment is malformed") from None
             if scheme == "https":
                 conn = http.client.HTTPSConnection(phost, pport, timeout=timeout,
                                                    context=self.context())
@@ -270,20 +274,27 @@ class HTTPClient:
         """The TLS context, built on first use (loading the CA store costs ~40 ms)."""
         with self._lock:
             if self._context is None:
-                if not self.verify:
-                    context = ssl.create_default_context()
-                    context.check_hostname = False
-                    context.verify_mode = ssl.CERT_NONE
-                elif self.ca_file:
-                    context = ssl.create_default_context(cafile=self.ca_file)
-                else:
-                    context = ssl.create_default_context()
-                    if not context.cert_store_stats()["x509_ca"] and not context.get_ca_certs():
-                        import certifi  # no system CA store (a slim container): certifi's
-
-                        context.load_verify_locations(certifi.where())
-                self._context = context
+                try:
+                    self._context = self._new_context()
+                except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+                    raise TLSFailed(f"cannot load the CA file {self.ca_file}: {_summary(exc)}",
+                                    True) from None
             return self._context
+
+    def _new_context(self) -> ssl.SSLContext:
+        if not self.verify:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        elif self.ca_file:
+            context = ssl.create_default_context(cafile=self.ca_file)
+        else:
+            context = ssl.create_default_context()
+            if not context.cert_store_stats()["x509_ca"] and not context.get_ca_certs():
+                import certifi  # no system CA store (a slim container): certifi's
+
+                context.load_verify_locations(certifi.where())
+        return context
 
     def _take(self, key: tuple[str, str, int, str | None]) -> Connection | None:
         with self._lock:
