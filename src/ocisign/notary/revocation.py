@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import ipaddress
 import itertools
 import json
 import os
@@ -38,7 +37,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -49,9 +47,6 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
 from ocisign.util.fs import atomic_write, ensure_dir
-
-if TYPE_CHECKING:
-    import urllib.request
 
 OCSP_TIMEOUT = 2.0  # notation's OCSP HTTP client
 CRL_TIMEOUT = 5.0  # notation's CRL HTTP client
@@ -164,45 +159,41 @@ def _point_urls(points: x509.CRLDistributionPoints | x509.FreshestCRL) -> list[s
             if isinstance(n, x509.UniformResourceIdentifier)]
 
 
-def _opener(url: str) -> urllib.request.OpenerDirector:
-    """Proxies (from the environment) except for loopback hosts, as Go's client does."""
-    import urllib.request  # the HTTP stack loads when a responder is contacted
-
-    host = urllib.parse.urlsplit(url).hostname or ""
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if loopback:
-        return urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    return urllib.request.build_opener()
-
-
 def fetch(url: str, timeout: float, limit: int, what: str,
           data: bytes | None = None, ctype: str = "") -> bytes:
-    """GET (or POST ``data``) with a timeout and a size limit; FetchError with Go's texts."""
-    import urllib.error
-    import urllib.request
+    """GET (or POST ``data``) with a timeout and a size limit; FetchError with Go's texts.
 
-    request = urllib.request.Request(  # noqa: S310 (callers allow http only)
-        url, data=data, method="POST" if data else "GET")
-    if ctype:
-        request.add_header("Content-Type", ctype)
+    The registry client's HTTP stack (``registry/http.py``): the environment's proxies
+    except for loopback hosts (as Go's client), GET redirects within http(s) only.
+    """
+    from ocisign.registry.http import (
+        BodyTooLarge,
+        ConnectionFailed,
+        HTTPClient,
+        TLSFailed,
+        Unfollowable,
+    )
+
+    client = HTTPClient()
     try:
-        with _opener(url).open(request, timeout=timeout) as response:
-            body: bytes = response.read(limit + 1)
-    except urllib.error.HTTPError as exc:
-        raise FetchError(f"failed to download with status code: {exc.code}") from None
-    except (TimeoutError, urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        if isinstance(reason, TimeoutError) or isinstance(exc, TimeoutError):
+        response = client.request(
+            "POST" if data else "GET", url, headers={"Content-Type": ctype} if ctype else None,
+            body=data, connect_timeout=timeout, read_timeout=timeout, max_bytes=limit)
+    except BodyTooLarge:
+        raise FetchError(f"{what} response size exceeds the limit: {limit}") from None
+    except ConnectionFailed as exc:
+        if "timed out" in str(exc):
             raise FetchError(
                 f"exceeded timeout threshold of {timeout:.2f} seconds for {what} check"
             ) from None
-        raise FetchError(f"request failed: {reason}") from None
-    if len(body) > limit:
-        raise FetchError(f"{what} response size exceeds the limit: {limit}")
-    return body
+        raise FetchError(f"request failed: {exc}") from None
+    except (TLSFailed, Unfollowable) as exc:
+        raise FetchError(f"request failed: {exc}") from None
+    finally:
+        client.close()
+    if not 200 <= response.status_code < 300:
+        raise FetchError(f"failed to download with status code: {response.status_code}")
+    return response.content
 
 
 # ------------------------------------------------------------------ OCSP
