@@ -404,11 +404,14 @@ def verify_notary(
         except PluginError as exc:
             run.record("verificationPlugin", None, exc.message)
             return outcome()
+    # the plugin's capabilities replace our own identity and revocation checks
+    plugin_identity = plugin is not None and plugin.TRUSTED_IDENTITY in plugin_caps
+    plugin_revocation = plugin is not None and plugin.REVOCATION in plugin_caps
 
     if run.record("authenticity", "authenticity", _authenticity_error(envelope, statement, stores)):
         return outcome()
     assert leaf is not None
-    if "SIGNATURE_VERIFIER.TRUSTED_IDENTITY" not in plugin_caps and run.record(
+    if not plugin_identity and run.record(
             "trustedIdentity", "authenticity", _identity_error(statement, leaf)):
         return outcome()
 
@@ -425,7 +428,7 @@ def verify_notary(
 
     if actions["revocation"] == "skip":
         run.results.append(CheckResult("revocation", "skip", True, "skipped by the trust policy"))
-    elif "SIGNATURE_VERIFIER.REVOCATION_CHECK" not in plugin_caps and run.record(
+    elif not plugin_revocation and run.record(
             "revocation", "revocation", _revocation_error(envelope, checks, chain_results)):
         return outcome()
 
