@@ -196,7 +196,7 @@ class HTTPClient:
         parts = urlsplit(url)
         scheme, host, port = _origin(url)
         if scheme not in ("http", "https") or not host:
-            raise ConnectionFailed(f"cannot request {scheme or 'a relative'} URL")
+            raise Unfollowable(f"cannot request {scheme or 'a relative'} URL")
         proxy = _proxy_for(scheme, host, port)
         conn = self._take((scheme, host, port, proxy))
         if conn is None:
