@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
-from tests.fixtures.registry import push_test_image, start_registry  # noqa: E402
+from tests.fixtures.registry import push_image_list, start_registry  # noqa: E402
 
 from ocisign.errors import NotFoundError  # noqa: E402
 from ocisign.oci import NOTARY_SIGNATURE  # noqa: E402
@@ -83,13 +83,7 @@ def main() -> None:
             lost = 0
             for r in range(rounds):
                 repo = f"conc/{kind}{r}"
-                client = registry.client()
-                lines = []
-                for i in range(images):
-                    push_test_image(registry, f"{repo}/img{i}:v1", client=client)
-                    lines.append(f"{registry.host}/{repo}/img{i}:v1")
-                listing = base / f"list{r}.txt"
-                listing.write_text("\n".join(lines) + "\n")
+                listing = push_image_list(registry, repo, images, base / f"list{r}.txt")
                 procs = [_ocisign(home, "sign", *key, "-f", str(listing), "-j", "8",
                                   "--insecure-registry", "-o", str(home / "failed.txt"))
                          for home, key in zip(homes, keys, strict=True)]

@@ -16,7 +16,7 @@ from ocisign.errors import NotFoundError
 from ocisign.oci import NOTARY_SIGNATURE
 from ocisign.registry.store import sigstore_tag
 from tests.fixtures.fault_proxy import FaultProxy
-from tests.fixtures.registry import RunningRegistry, push_test_image
+from tests.fixtures.registry import RunningRegistry, push_image_list
 from tests.sign.conftest import Env
 from tests.sigstore.conftest import SKOPEO_KEY, SKOPEO_PASS, SKOPEO_PUB, accepts
 from tests.validate.conftest import POLICIES, TRUST, make_store
@@ -28,14 +28,8 @@ SIGSTORE_KEY = ("--sigstore-key", str(SKOPEO_KEY), "--sigstore-passphrase-file",
 
 
 def _images(registry: RunningRegistry, proxy: FaultProxy, repo: str, tmp: Path) -> Path:
-    client = registry.client()
-    lines = []
-    for i in range(IMAGES):
-        push_test_image(registry, f"{repo}/img{i}:v1", client=client)
-        lines.append(f"{proxy.host}/{repo}/img{i}:v1")
-    listing = tmp / f"{repo.replace('/', '-')}.txt"
-    listing.write_text("\n".join(lines) + "\n")
-    return listing
+    return push_image_list(registry, repo, IMAGES, tmp / f"{repo.replace('/', '-')}.txt",
+                           proxy.host)
 
 
 def _sigstore_layers(registry: RunningRegistry, repo: str, i: int) -> int:
