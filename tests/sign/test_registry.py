@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -136,27 +137,36 @@ def test_referrers_api_when_asked(env: Env, fake_registry: FakeRegistry) -> None
     assert len(_sigs(fake_registry, "sign/api", digest)) == 4
 
 
-def test_requests_per_new_signature(
-    env: Env, registry: RunningRegistry, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The `{}` config blob is mounted (one request) into each new repository of a run."""
-    from ocisign.batch import Status
+@pytest.fixture
+def jws_attacher(env: Env, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The library's JWS attacher (no CLI) over ``env``'s key store."""
     from ocisign.formats import SignOptions
     from ocisign.notary.attach import NotaryAttacher
-    from ocisign.registry import open_store
-    from ocisign.resolve.targets import resolve_targets
-    from tests.sigstore.conftest import counting
 
     monkeypatch.setenv("OCISIGN_CONFIG_DIR", str(env.config))
+    return NotaryAttacher("jws", SignOptions(), lambda message: None)
+
+
+def _resolved(client: Any, host: str, repo: str, digest: str) -> Any:
+    """``host/repo@digest`` resolved to its one target, as sign does."""
+    from ocisign.registry import open_store
+    from ocisign.resolve.targets import resolve_targets
+
+    return resolve_targets(open_store(f"{host}/{repo}@{digest}", client=client), expand=False)
+
+
+def test_requests_per_new_signature(registry: RunningRegistry, jws_attacher: Any) -> None:
+    """The `{}` config blob is mounted (one request) into each new repository of a run."""
+    from ocisign.batch import Status
+    from tests.sigstore.conftest import counting
+
     client = registry.client()
-    attacher = NotaryAttacher("jws", SignOptions(), lambda message: None)
     for i in range(3):
         repo = f"count/notary-{i}"
         digest = push_test_image(registry, f"{repo}:v1")
-        resolved = resolve_targets(open_store(f"{registry.host}/{repo}@{digest}", client=client),
-                                   expand=False)
+        resolved = _resolved(client, registry.host, repo, digest)
         with counting(client) as seen:
-            assert attacher.sign(resolved, resolved.targets[0]).status is Status.SIGNED
+            assert jws_attacher.sign(resolved, resolved.targets[0]).status is Status.SIGNED
         blob_steps = [s for s in seen if "/blobs/" in s]
         mounts = [s for s in blob_steps if "mount=" in s]
         if i == 0:  # nothing to mount from yet: HEAD, then upload the `{}` config
@@ -178,27 +188,20 @@ def test_requests_per_new_signature(
 
 
 def test_refused_config_mount_falls_back_to_an_upload(
-    env: Env, fake_registry: FakeRegistry, monkeypatch: pytest.MonkeyPatch
+    fake_registry: FakeRegistry, jws_attacher: Any
 ) -> None:
     """A registry that refuses the mount (here 403: no pull on the source) gets the upload."""
     from ocisign.batch import Status
-    from ocisign.formats import SignOptions
-    from ocisign.notary.attach import NotaryAttacher
-    from ocisign.registry import open_store
-    from ocisign.resolve.targets import resolve_targets
 
-    monkeypatch.setenv("OCISIGN_CONFIG_DIR", str(env.config))
     client = fake_registry.client()
-    attacher = NotaryAttacher("jws", SignOptions(), lambda message: None)
     for i in range(2):
         repo = f"mount/refused-{i}"
         digest = push_test_image(fake_registry, f"{repo}:v1", client=client)
-        resolved = resolve_targets(
-            open_store(f"{fake_registry.host}/{repo}@{digest}", client=client), expand=False)
+        resolved = _resolved(client, fake_registry.host, repo, digest)
         if i == 1:  # the referrers list, the envelope upload, then the mount: refused
             fake_registry.faults = [None, None, ("status", 403, 0)]
         fake_registry.seen.clear()
-        assert attacher.sign(resolved, resolved.targets[0]).status is Status.SIGNED
+        assert jws_attacher.sign(resolved, resolved.targets[0]).status is Status.SIGNED
         assert _sigs(fake_registry, repo, digest)
     mounts = [s for s in fake_registry.seen if "mount=" in s]
     assert len(mounts) == 1 and not fake_registry.faults, fake_registry.seen
