@@ -1,7 +1,9 @@
 """Start-up and one image per process: `--version`, `sign` and `validate` against a registry.
 
-Run from the repository root: ``python bench/startup.py [RUNS] [SRC]`` (SRC: another
-checkout's ``src/`` folder, to compare two versions in one session). Starts its own CNCF
+Run from the repository root: ``python bench/startup.py [RUNS] [SRC] [--instructions]``
+(SRC: another checkout's ``src/`` folder, to compare two versions in one session;
+``--instructions`` adds the instructions of one more process of each under valgrind's
+callgrind, a count that the machine's load does not change). Starts its own CNCF
 distribution (Debian docker-registry) on 127.0.0.1 and prints the medians over RUNS fresh
 processes (default 10) for:
 
@@ -13,14 +15,19 @@ processes (default 10) for:
 
 Each figure is a wall time and the process's CPU time (user + system, from ``wait4``),
 each with its ratio to ``python -c pass``; under load the CPU ratio is the steadier one.
-It also lists the heavy modules ``--version`` imports (should be none). The machine's load
-(``uptime``) is printed before and after: trust the ratios more than the milliseconds.
+Under ``sign`` and ``validate``, "its libraries alone" is a process that only imports the
+modules outside ocisign (click, cryptography, the standard library) that the command
+loaded: the floor under the command's figure. It also lists the heavy modules
+``--version`` imports (should be none). The machine's load (``uptime``) is printed before
+and after: trust the ratios more than the milliseconds.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -69,9 +76,46 @@ def heavy_modules(env: dict[str, str]) -> list[str]:
     return last.split()[1:]
 
 
+def floor_code(env: dict[str, str], args: list[str]) -> str:
+    """``python -c`` code importing every module outside ocisign that ``ocisign ARGS`` loads.
+
+    Its time is the floor of that command: what the libraries (click, cryptography, the
+    standard library) cost before ocisign runs a line of its own.
+    """
+    code = (
+        "import sys\nbefore = set(sys.modules)\n"
+        f"sys.argv = ['ocisign', *{args!r}]\n"
+        "from ocisign.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('MODULES', *sorted(m for m in set(sys.modules) - before\n"
+        "                         if m.split('.')[0] != 'ocisign'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env
+    )
+    modules = [line for line in out.stdout.splitlines() if line.startswith("MODULES")][-1]
+    return (f"import importlib\nfor m in {modules.split()[1:]!r}:\n"  # some are registered
+            "    try:\n        importlib.import_module(m)\n"  # by their parent's import only
+            "    except ImportError:\n        pass")
+
+
+def instructions(argv: list[str], env: dict[str, str]) -> float:
+    """Millions of instructions one process executes (valgrind's callgrind: load-independent)."""
+    out = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+        env=env, capture_output=True, text=True, check=True,
+    )
+    return int(re.search(r"Collected : (\d+)", out.stderr).group(1)) / 1e6  # type: ignore[union-attr]
+
+
 def main() -> None:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    src = Path(sys.argv[2]).resolve() if len(sys.argv) > 2 else ROOT / "src"
+    flags = [a for a in sys.argv[1:] if a.startswith("--")]
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    runs = int(args[0]) if args else 10
+    src = Path(args[1]).resolve() if len(args) > 1 else ROOT / "src"
+    count = "--instructions" in flags
+    if count and not shutil.which("valgrind"):
+        sys.exit("--instructions needs valgrind (apt-get install valgrind)")
     if not registry_available():
         sys.exit("docker-registry is not installed (apt-get install docker-registry)")
     print(f"load before: {load()}")
@@ -97,8 +141,9 @@ def main() -> None:
         subprocess.run([*ocisign, "sign", "--insecure-registry", signed], env=env, check=True,
                        capture_output=True)
 
-        def median_ms(args: Callable[[], list[str]]) -> tuple[float, float]:
-            """Median wall and CPU (user + system) milliseconds of ``runs`` processes."""
+        def median_ms(args: Callable[[], list[str]]) -> tuple[float, float, float]:
+            """Median wall and CPU (user + system) milliseconds of ``runs`` processes, and
+            (with ``--instructions``) the millions of instructions of one more."""
             walls, cpus = [], []
             for _ in range(runs):
                 argv = args()
@@ -113,18 +158,24 @@ def main() -> None:
                 if proc.returncode:
                     raise RuntimeError(f"{argv} failed: {errors.decode(errors='replace')}")
                 cpus.append(usage.ru_utime + usage.ru_stime)
-            return statistics.median(walls) * 1000, statistics.median(cpus) * 1000
+            insns = instructions(args(), env) if count else 0.0
+            return statistics.median(walls) * 1000, statistics.median(cpus) * 1000, insns
 
         try:
             median_ms(lambda: [*ocisign, "--version"])  # warm the page cache and .pyc files
             base = median_ms(lambda: [sys.executable, "-c", "pass"])
+            sign_floor = floor_code(env, ["sign", "--insecure-registry", image()])
+            validate_floor = floor_code(env, ["validate", "--insecure-registry", signed])
             rows = [
                 ("python -c pass", base),
                 ("ocisign --version", median_ms(lambda: [*ocisign, "--version"])),
                 ("ocisign sign (JWS, registry)",
                  median_ms(lambda: [*ocisign, "sign", "--insecure-registry", image()])),
+                ("  its libraries alone", median_ms(lambda: [sys.executable, "-c", sign_floor])),
                 ("ocisign validate (registry)",
                  median_ms(lambda: [*ocisign, "validate", "--insecure-registry", signed])),
+                ("  its libraries alone",
+                 median_ms(lambda: [sys.executable, "-c", validate_floor])),
             ]
             heavy = heavy_modules(env)
         finally:
@@ -132,10 +183,11 @@ def main() -> None:
             registry.stop()
     print(f"load after:  {load()}")
     print(f"src: {src}, median of {runs} fresh processes each; wall and CPU (user + system)")
-    for name, (wall, cpu) in rows:
+    for name, (wall, cpu, insns) in rows:
         target = f"  (target <= {TARGETS[name]:.0f}x)" if name in TARGETS else ""
+        counted = f"   {insns:7.1f} M instr {insns / base[2]:5.1f}x" if count else ""
         print(f"{name:30s} wall {wall:7.1f} ms {wall / base[0]:5.1f}x   "
-              f"CPU {cpu:7.1f} ms {cpu / base[1]:5.1f}x{target}")
+              f"CPU {cpu:7.1f} ms {cpu / base[1]:5.1f}x{counted}{target}")
     print(f"heavy modules imported by --version: {' '.join(heavy) or 'none'}")
 
 

@@ -29,6 +29,10 @@ DEBUG = "ocisign.debug"  # keys of click's Context.meta, shared by a run's conte
 VERBOSE = "ocisign.verbose"
 ARGS = "ocisign.args"  # the command line after `ocisign`
 PRINTED = "ocisign.printed-json"  # a JSON document is on stdout already
+EXPERIMENTAL = (  # notation's warning for an experimental flag (sign and verify)
+    "This feature is experimental and may not be fully tested or completed and may be "
+    'deprecated. Report any issues to "https://github/notaryproject/notation"'
+)
 
 
 def _flag_callback(key: str) -> Callable[[click.Context, click.Parameter, bool], bool]:

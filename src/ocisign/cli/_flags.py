@@ -135,20 +135,23 @@ def parse_expiry(text: str) -> timedelta:
         return timedelta(0)
     if value.startswith("-"):
         raise UsageError(f"--expiry must not be negative: {text!r}", hint=hint)
-    from decimal import Decimal  # only for --expiry
-
     body = value.removeprefix("+")
-    position, total = 0, Decimal(0)
+    position, total, scale = 0, 0, 1  # the sum in nanoseconds is total / scale, exactly
     for match in _DURATION_PART.finditer(body):
         if match.start() != position:
             break
-        total += Decimal(match.group(1)) * _UNIT_NS[match.group(2)]
+        whole, _, fraction = match.group(1).partition(".")
+        part_scale = 10 ** len(fraction)
+        if part_scale > scale:
+            total, scale = total * (part_scale // scale), part_scale
+        part = int(whole or "0") * part_scale + int(fraction or "0")
+        total += part * _UNIT_NS[match.group(2)] * (scale // part_scale)
         position = match.end()
     if not body or position != len(body):
         raise UsageError(f"invalid expiry duration {text!r}", hint=hint)
-    if total % 1_000_000_000:
+    if total % (scale * 1_000_000_000):
         raise UsageError(f"--expiry must be a whole number of seconds: {text!r}", hint=hint)
-    return timedelta(seconds=int(total // 1_000_000_000))
+    return timedelta(seconds=total // (scale * 1_000_000_000))
 
 
 def duration_seconds(text: str, flag: str) -> float | None:

@@ -20,6 +20,7 @@ from ocisign.batch import (
     parse_shard,
 )
 from ocisign.cli._common import (
+    EXPERIMENTAL,
     common_flags,
     is_verbose,
     line_json,
@@ -40,7 +41,6 @@ from ocisign.cli._flags import (
     registry_options,
     registry_settings,
 )
-from ocisign.cli.verify import EXPERIMENTAL
 from ocisign.config.notation import load_config
 from ocisign.errors import SignatureError, UsageError
 from ocisign.formats import SignOptions, SignResult

@@ -10,15 +10,11 @@ from typing import Any
 
 import click
 
-from ocisign.cli._common import common_flags, print_json, warn
+from ocisign.cli._common import EXPERIMENTAL, common_flags, print_json, warn
 from ocisign.cli._flags import GoBoolCommand, key_value_pairs, registry_options, registry_settings
 from ocisign.cli._notation import print_tabwriter
 from ocisign.errors import UsageError, VerificationError
 
-EXPERIMENTAL = (
-    "This feature is experimental and may not be fully tested or completed and may be "
-    'deprecated. Report any issues to "https://github/notaryproject/notation"'
-)
 DEPRECATED_REFERRERS = (
     "flag '--allow-referrers-api' is deprecated and will be removed in future versions."
 )

@@ -10,7 +10,6 @@ else ``$COSIGN_PKCS11_MODULE_PATH``. This module needs no PKCS#11 library.
 
 from __future__ import annotations
 
-import getpass
 import os
 import re
 import sys
@@ -272,6 +271,8 @@ def read_pin(pin_value: str | None, pin_source: str | None, token_label: str) ->
             f"PKCS#11 token {token_label!r} needs a PIN and there is no terminal to ask for it",
             hint=PIN_HINT,
         )
+    import getpass  # only when a PIN is prompted for
+
     return getpass.getpass(f"Enter PIN for PKCS11 token '{token_label}': ")
 
 

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
@@ -86,33 +87,47 @@ class RegistryClient:
 
     def reconcile(self) -> int:
         """The end-of-batch pass: run the ``after_run`` checks, re-read every referrers index
-        this client appended to and append again each of its entries another writer dropped.
-        Returns how many were restored."""
+        this client appended to and append again each of its entries another writer dropped,
+        on as many threads as the run had workers. Returns how many were restored."""
         with self._lock:
             appended, self._appended = self._appended, []
             checks, self._checks = self._checks, []
-        restored = 0
-        for check in checks:
-            try:
-                restored += bool(check())
-            except RegistryError as exc:
-                log.warning("reconciliation after the run failed: %s", exc.message)
-        for store, subject, entry in appended:
-            try:
-                index = store.fetch_manifest(referrers_tag(subject)).manifests
-            except NotFoundError:
-                index = []
-            if any(d.digest == entry.digest for d in index):
-                continue
-            log.warning("%s@%s: signature %s was dropped by another writer; indexing it again",
-                        store.name, subject, entry.digest)
-            try:
-                store._index_referrer(subject, entry)
-                restored += 1
-            except RegistryError as exc:
-                log.warning("%s@%s: could not index %s again: %s", store.name, subject,
-                            entry.digest, exc.message)
-        return restored
+        tasks = [partial(self._check, check) for check in checks]
+        tasks += [partial(self._restore, *item) for item in appended]
+        workers = min(self.options.jobs, len(tasks))
+        if workers <= 1:
+            return sum(task() for task in tasks)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers, thread_name_prefix="ocisign-reconcile") as pool:
+            return sum(pool.map(lambda task: task(), tasks))
+
+    @staticmethod
+    def _check(check: Callable[[], object]) -> int:
+        try:
+            return int(bool(check()))
+        except RegistryError as exc:
+            log.warning("reconciliation after the run failed: %s", exc.message)
+            return 0
+
+    @staticmethod
+    def _restore(store: RegistryStore, subject: str, entry: Descriptor) -> int:
+        """1 if ``entry`` had been dropped from ``subject``'s index and is listed again."""
+        try:
+            index = store.fetch_manifest(referrers_tag(subject)).manifests
+        except NotFoundError:
+            index = []
+        if any(d.digest == entry.digest for d in index):
+            return 0
+        log.warning("%s@%s: signature %s was dropped by another writer; indexing it again",
+                    store.name, subject, entry.digest)
+        try:
+            store._index_referrer(subject, entry)
+            return 1
+        except RegistryError as exc:
+            log.warning("%s@%s: could not index %s again: %s", store.name, subject,
+                        entry.digest, exc.message)
+            return 0
 
     def close(self) -> None:
         self.transport.close()
