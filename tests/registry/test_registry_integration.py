@@ -33,6 +33,7 @@ from ocisign.registry.client import RegistryClient, RegistryStore
 from ocisign.registry.store import (
     RegistryOptions,
     Store,
+    build_index,
     image_platform,
     referrers_tag,
     select_platforms,
@@ -166,6 +167,41 @@ def test_referrers_concurrent_updates_are_serialised(registry: RunningRegistry) 
     for thread in threads:
         thread.join()
     assert sorted(d.digest for d in store.referrers(digest)) == sorted(pushed)
+
+
+def test_reconciliation_restores_dropped_entries_in_parallel(
+        registry: RunningRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The end-of-run pass re-reads each index on the run's workers and re-appends what
+    another writer dropped."""
+    client = registry.client(jobs=4)
+    pushed = {}
+    for i in range(6):
+        digest = push_test_image(registry, f"rec/i{i}:v1")
+        store = client.store(f"{registry.host}/rec/i{i}")
+        pushed[i] = (store, digest, _push_signature(store, store.resolve(digest), b"sig")[0])
+    for store, digest, _ in pushed.values():  # another writer replaces each index
+        store.push_manifest(build_index([]), OCI_INDEX, referrers_tag(digest))
+    in_flight, most = [0], [0]
+    lock, fetch = threading.Lock(), RegistryStore.fetch_manifest
+
+    def slow_fetch(self: RegistryStore, ref: str) -> object:
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        time.sleep(0.05)
+        try:
+            return fetch(self, ref)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    monkeypatch.setattr(RegistryStore, "fetch_manifest", slow_fetch)
+    assert client.reconcile() == 6
+    monkeypatch.undo()
+    assert most[0] >= 2  # the re-reads overlapped
+    for store, digest, signature in pushed.values():
+        assert [d.digest for d in store.referrers(digest)] == [signature]
+    assert client.reconcile() == 0  # nothing left to check
 
 
 def test_sigstore_tag_roundtrip(registry: RunningRegistry) -> None:
