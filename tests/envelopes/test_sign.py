@@ -167,6 +167,12 @@ def test_unknown_format_refused() -> None:
         ("1h0m0s", 3600),
         ("+5m", 300),
         ("0s", 0),
+        (".5m", 30),
+        ("0.25s0.75s", 1),  # fractions of two lengths add up exactly
+        ("0.5s1.25s", None),
+        ("1.5m0.000000001s", None),
+        ("0.0000000001h", None),
+        ("2562047h", 2562047 * 3600),
     ],
 )
 def test_parse_expiry(text: str, seconds: int | None) -> None:
