@@ -204,6 +204,26 @@ def test_reconciliation_restores_dropped_entries_in_parallel(
     assert client.reconcile() == 0  # nothing left to check
 
 
+def test_an_interrupted_reconciliation_drops_what_is_queued() -> None:
+    """Ctrl-C during the end-of-run pass: the checks not yet started are not run."""
+    client = RegistryClient(RegistryOptions(jobs=2))
+    ran: list[int] = []
+
+    def interrupt() -> bool:
+        raise KeyboardInterrupt
+
+    def check(i: int) -> bool:
+        time.sleep(0.02)
+        ran.append(i)
+        return False
+
+    client._checks = [interrupt] + [lambda i=i: check(i) for i in range(50)]
+    with pytest.raises(KeyboardInterrupt):
+        client.reconcile()
+    time.sleep(0.1)  # the check in flight on the other worker ends
+    assert len(ran) < 10
+
+
 def test_sigstore_tag_roundtrip(registry: RunningRegistry) -> None:
     digest = push_test_image(registry, "img/cosign:v1")
     store = store_of(registry, "img/cosign")
