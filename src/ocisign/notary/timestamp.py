@@ -485,11 +485,15 @@ def verify_any(responses: Sequence[bytes], signature: bytes,
                                 hint="sign with --timestamp-url, or drop --use-signed-timestamps")
     errors = []
     for response in responses:
+        try:
+            token = response_token(response)
+        except VerificationError as exc:
+            errors.append(exc.message)
+            continue
         for certs, start, end in authorities:
             roots = [c for c in certs if is_self_signed(c)]
             try:
-                info = verify(response_token(response), signature, roots,
-                              [c for c in certs if c not in roots])
+                info = verify(token, signature, roots, [c for c in certs if c not in roots])
             except VerificationError as exc:
                 errors.append(exc.message)
                 continue

@@ -190,14 +190,15 @@ class HTTPClient:
                 return response
             try:
                 target = urljoin(url, location)
-                scheme = _origin(target)[0]  # (a bad port raises here)
+                new = _origin(target)  # (a bad port raises here)
             except ValueError:
                 raise Unfollowable(f"a redirect to a malformed URL {location[:100]!r}") from None
-            if scheme not in ("http", "https"):
+            old = _origin(url)
+            if new[0] not in ("http", "https"):
                 raise Unfollowable(f"a redirect to {target.split('?')[0]!r}, not http(s)")
-            if scheme == "http" and _origin(url)[0] == "https":
+            if new[0] == "http" and old[0] == "https":
                 raise Unfollowable(f"a redirect from https down to {target.split('?')[0]!r}")
-            if _origin(target) != _origin(url):
+            if new != old:
                 sent.pop("Authorization", None)
             url = target
         raise Unfollowable(f"more than {MAX_REDIRECTS} redirects")

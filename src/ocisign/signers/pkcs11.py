@@ -193,20 +193,7 @@ def _session(module_path: str, selector: _Selector, pin: Callable[[str], str]) -
     with _pool_lock:
         module = _module(module_path)
         with module.lock:
-            tokens = [t for slot, t in _slots(module) if selector.matches(slot, t)]
-            if not tokens:
-                known = ", ".join(repr(t.label) for _, t in _slots(module)) or "none"
-                raise KeyFileError(
-                    f"no PKCS#11 token {selector.describe()} in {module_path} (tokens: {known})",
-                    hint=f"see 'ocisign pkcs11-tool list-tokens --module-path {module_path}'",
-                )
-            if len(tokens) > 1:
-                serials = ", ".join(_text(t.serial) for t in tokens)
-                raise KeyFileError(
-                    f"{len(tokens)} PKCS#11 tokens {selector.describe()} in {module_path} "
-                    f"(serials {serials})", hint="add serial=... to the URI",
-                )
-            token = tokens[0]
+            token = _one_token(module, module_path, selector)
             serial = bytes(token.serial)
             known_session = module.sessions.get(serial)
             if known_session is not None:
@@ -216,6 +203,25 @@ def _session(module_path: str, selector: _Selector, pin: Callable[[str], str]) -
                               frozenset(token.slot.get_mechanisms()))
             module.sessions[serial] = opened
             return opened
+
+
+def _one_token(module: _Module, module_path: str, selector: _Selector) -> pkcs11.Token:
+    """The one token of ``module`` that ``selector`` names (KeyFileError if none or several).
+    The caller holds ``module.lock``."""
+    tokens = [t for slot, t in _slots(module) if selector.matches(slot, t)]
+    if not tokens:
+        known = ", ".join(repr(t.label) for _, t in _slots(module)) or "none"
+        raise KeyFileError(
+            f"no PKCS#11 token {selector.describe()} in {module_path} (tokens: {known})",
+            hint=f"see 'ocisign pkcs11-tool list-tokens --module-path {module_path}'",
+        )
+    if len(tokens) > 1:
+        serials = ", ".join(_text(t.serial) for t in tokens)
+        raise KeyFileError(
+            f"{len(tokens)} PKCS#11 tokens {selector.describe()} in {module_path} "
+            f"(serials {serials})", hint="add serial=... to the URI",
+        )
+    return tokens[0]
 
 
 def _login(module: _Module, token: pkcs11.Token, pin: Callable[[str], str]) -> pkcs11.Session:
@@ -466,7 +472,8 @@ def _describe(key_id: bytes | None, label: str | None) -> str:
 
 def _public_of(opened: _Session, obj: Any, key_id: bytes | None, label: str | None,
                ) -> PublicKeyTypes | None:
-    """The public key: the CKO_PUBLIC_KEY beside the private key, else the RSA modulus."""
+    """The public key: the CKO_PUBLIC_KEY beside the private key ``obj`` (None: no private
+    key), else ``obj``'s RSA modulus, else the key of the first matching certificate."""
     for pub in _find(opened, ObjectClass.PUBLIC_KEY, key_id, label):
         with opened.module.lock:
             if pub.key_type == KeyType.EC:
@@ -478,8 +485,9 @@ def _public_of(opened: _Session, obj: Any, key_id: bytes | None, label: str | No
             try:
                 return _rsa_public(obj[Attribute.MODULUS], obj[Attribute.PUBLIC_EXPONENT])
             except p11.PKCS11Error:
-                return None
-    return None
+                pass
+    certs = _certificates(opened, key_id, label)
+    return certs[0].public_key() if certs else None
 
 
 def _rsa_public(modulus: bytes, exponent: bytes) -> rsa.RSAPublicKey:
@@ -532,9 +540,6 @@ def open_key(ref: str, use: Use = Scheme.NOTARY) -> TokenKey:
                            hint="use a key slot without a per-signature PIN (PIV: 9a, not 9c)")
     public = _public_of(opened, obj, own_id or key_id, label)
     if public is None:
-        certs = _certificates(opened, own_id or key_id, label)
-        public = certs[0].public_key() if certs else None
-    if public is None:
         raise KeyFileError(f"no public key or certificate for the private key {where}",
                            hint="write the certificate to the token with the key's id")
     key: TokenKey
@@ -560,12 +565,7 @@ def open_public_key(ref: str) -> PublicKeyTypes:
     with _pool_lock:
         module = _module(uri.module_path())
         with module.lock:
-            tokens = [t for slot, t in _slots(module) if selector.matches(slot, t)]
-            if len(tokens) != 1:
-                raise KeyFileError(
-                    f"{len(tokens) or 'no'} PKCS#11 token(s) {selector.describe()} in "
-                    f"{uri.module_path()}", hint="see 'ocisign pkcs11-tool list-tokens'")
-            token = tokens[0]
+            token = _one_token(module, uri.module_path(), selector)
             try:
                 session = token.open()
             except p11.PKCS11Error as err:
@@ -574,9 +574,6 @@ def open_public_key(ref: str) -> PublicKeyTypes:
     try:
         key_id, label = uri.id, uri.label
         found = _public_of(opened, None, key_id, label)
-        if found is None:
-            certs = _certificates(opened, key_id, label)
-            found = certs[0].public_key() if certs else None
     finally:
         with module.lock, contextlib.suppress(p11.PKCS11Error):
             session.close()

@@ -410,8 +410,6 @@ class PluginEnvelopeSigner(_Plugin):
         return envelope, dict(annotations)
 
 
-# ------------------------------------------------------------- managing plugins
-
 class PluginVerifier(_Plugin):
     """A verification plugin: ``verify-signature`` for the capabilities asked of it."""
 
@@ -448,6 +446,8 @@ class PluginVerifier(_Plugin):
             out[str(capability)] = (result["success"], str(result.get("reason") or ""))
         return out, [str(name) for name in processed]
 
+
+# ------------------------------------------------------------- managing plugins
 
 MAX_PLUGIN_BYTES = 256 * 1024 * 1024  # notation's osutil.MaxFileBytes
 _PREFIX = "notation-"
