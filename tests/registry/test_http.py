@@ -25,7 +25,7 @@ from ocisign.errors import AuthError, NetworkError
 from ocisign.registry.http import HTTPClient, Unfollowable, _proxy_for
 from ocisign.registry.store import RegistryOptions
 from ocisign.registry.transport import Transport
-from tests.fixtures.registry import LoopbackServer, RunningRegistry
+from tests.fixtures.registry import LoopbackServer, RegistryCA, RunningRegistry
 
 NAME = "registry.test"
 
@@ -144,7 +144,8 @@ def test_loopback_and_no_proxy_hosts_are_not_proxied(monkeypatch: pytest.MonkeyP
 class _Origin:
     """A loopback server answering GETs with ``reply(path)`` and recording Authorization."""
 
-    def __init__(self, reply: Any, close_after: bool = False) -> None:
+    def __init__(self, reply: Any, close_after: bool = False,
+                 ca: RegistryCA | None = None) -> None:
         self.authorizations: list[tuple[str, str | None]] = []
         self.closed = threading.Semaphore(0)  # released once per connection it closed
         self.connections: set[int] = set()
@@ -176,7 +177,7 @@ class _Origin:
 
             do_GET = do_POST = _answer
 
-        self._server = LoopbackServer(Handler)
+        self._server = LoopbackServer(Handler, ca)
         self.host = self._server.host
 
     def close(self) -> None:
@@ -311,36 +312,20 @@ def test_a_redirect_targets_challenge_gets_no_credentials() -> None:
     assert [a for _, a in storage.authorizations] == [None]
 
 
-def test_no_redirect_from_https_down_to_http(registry_ca: Any) -> None:
-    import ssl
-    from http.server import ThreadingHTTPServer
-
+def test_no_redirect_from_https_down_to_http(registry_ca: RegistryCA) -> None:
     plain = _Origin(lambda path: (200, {}, b"in the clear"))
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            self.send_response(302)
-            self.send_header("Location", f"http://{plain.host}/blob")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(registry_ca.cert_file, registry_ca.key_file)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    secure = _Origin(lambda path: (302, {"Location": f"http://{plain.host}/blob"}, b""),
+                     ca=registry_ca)
     client = HTTPClient(ca_file=str(registry_ca.ca_file))
     try:
         with pytest.raises(Unfollowable, match="from https down to"):
-            client.request("GET", f"https://127.0.0.1:{server.server_port}/v2/r/blobs/x",
+            client.request("GET", f"https://{secure.host}/v2/r/blobs/x",
                            connect_timeout=2, read_timeout=2, max_bytes=100)
     finally:
         client.close()
-        server.shutdown()
+        secure.close()
         plain.close()
+    assert [path for path, _ in secure.authorizations] == ["/v2/r/blobs/x"]
     assert plain.authorizations == []
 
 
