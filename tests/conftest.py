@@ -49,6 +49,15 @@ def cli_commands(group: Any = None, prefix: tuple[str, ...] = (),
             yield (*prefix, name), own, command
 
 
+def python_script(target: Path, source: str) -> Path:
+    """The script ``source`` written to ``target`` with this interpreter in its shebang
+    (``source``'s own first line replaced), executable."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(f"#!{sys.executable}\n" + source.split("\n", 1)[1])
+    target.chmod(0o755)
+    return target
+
+
 def cli_env(**extra: str) -> dict[str, str]:
     """Environment for a subprocess running this checkout's ocisign."""
     env = dict(os.environ)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from ocisign.envelopes.notary import ParsedEnvelope, parse_envelope
 from ocisign.notary.trust import NotaryOutcome, verify_notary
 from ocisign.oci import JWS_MEDIA_TYPE, Descriptor
-from tests.conftest import DATA, ROOT
+from tests.conftest import DATA, ROOT, python_script
 from tests.notary.test_engine import Stores, statement, stores_with
 
 MOCK = DATA / "notation" / "envelopes" / "mock"
@@ -26,12 +25,8 @@ BOTH = ["SIGNATURE_VERIFIER.TRUSTED_IDENTITY", "SIGNATURE_VERIFIER.REVOCATION_CH
 
 def install(plugins: Path, name: str) -> None:
     """The test verifier as plugin ``name`` (run by this interpreter)."""
-    folder = plugins / name
-    folder.mkdir(parents=True, exist_ok=True)
-    exe = folder / f"notation-{name}"
-    body = (ROOT / "tests" / "plugins" / "verifier").read_text().split("\n", 1)[1]
-    exe.write_text(f"#!{sys.executable}\n{body}")
-    exe.chmod(0o755)
+    python_script(plugins / name / f"notation-{name}",
+                  (ROOT / "tests" / "plugins" / "verifier").read_text())
 
 
 Judge = Callable[..., NotaryOutcome]

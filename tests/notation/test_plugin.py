@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import shutil
 import stat
-import sys
 import tarfile
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, python_script
 from tests.notation import schemas
 from tests.notation.conftest import Run
 
@@ -30,14 +29,10 @@ ENV_CHECK = (
 
 def make_plugin(folder: Path, version: str = "1.0.0") -> Path:
     """``notation-pytest`` (this interpreter) with the credential check before main()."""
-    folder.mkdir(parents=True, exist_ok=True)
-    text = PLUGIN_SOURCE.read_text().split("\n", 1)[1]
+    text = PLUGIN_SOURCE.read_text()
     text = text.replace("\ndef main():", "\n" + ENV_CHECK + "\n\ndef main():", 1)
     text = text.replace('"version": "1.2.3"', f'"version": "{version}"')
-    exe = folder / "notation-pytest"
-    exe.write_text(f"#!{sys.executable}\n" + text)
-    exe.chmod(0o755)
-    return exe
+    return python_script(folder / "notation-pytest", text)
 
 
 def test_install_list_uninstall(notation: Run, tmp_path: Path) -> None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, cli_env, run_ocisign
+from tests.conftest import DATA, cli_env, python_script, run_ocisign
 
 E2E_KEY = DATA / "notation" / "keys" / "e2e.key"
 E2E_CRT = DATA / "notation" / "keys" / "e2e.crt"
@@ -75,11 +74,8 @@ def plugin_key(env: Env, tmp_path: Path) -> str:
     """The test plugin installed in the config dir, and a key ``pk`` held by it."""
     from tests.signers.conftest import _config
 
-    target = env.config / "plugins" / "pytest" / "notation-pytest"
-    target.parent.mkdir(parents=True)
-    lines = PLUGIN_SOURCE.read_text().splitlines(keepends=True)
-    target.write_text(f"#!{sys.executable}\n" + "".join(lines[1:]))
-    target.chmod(0o755)
+    python_script(env.config / "plugins" / "pytest" / "notation-pytest",
+                  PLUGIN_SOURCE.read_text())
     folder = tmp_path / "plugin-files"
     folder.mkdir()
     config = _config("EC-256", folder)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from cryptography.hazmat.primitives.serialization import (
     PrivateFormat,
 )
 
-from tests.conftest import SRC
+from tests.conftest import SRC, python_script
 from tests.envelopes.conftest import local_signer
 
 PLUGIN_SOURCE = Path(__file__).resolve().parent.parent / "plugins" / "notation-pytest"
@@ -24,11 +23,7 @@ PLUGIN_SOURCE = Path(__file__).resolve().parent.parent / "plugins" / "notation-p
 def plugins_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """``<tmp>/plugins/pytest/notation-pytest`` run by this interpreter (it needs cryptography)."""
     folder = tmp_path / "plugins"
-    target = folder / "pytest" / "notation-pytest"
-    target.parent.mkdir(parents=True)
-    lines = PLUGIN_SOURCE.read_text().splitlines(keepends=True)
-    target.write_text(f"#!{sys.executable}\n" + "".join(lines[1:]))
-    target.chmod(0o755)
+    python_script(folder / "pytest" / "notation-pytest", PLUGIN_SOURCE.read_text())
     monkeypatch.setenv("PYTHONPATH", str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return folder
 
