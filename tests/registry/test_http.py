@@ -340,3 +340,30 @@ def test_an_unreadable_ca_file_is_one_tls_error(registry_tls: RunningRegistry,
     finally:
         transport.close()
     assert "--ca-file" in (info.value.hint or "")
+
+
+@pytest.mark.parametrize(("proxy", "headers", "message", "hint"), [
+    ("http://proxy.example:99999", {}, "proxy URL", "HTTPS_PROXY"),
+    (None, {"Authorization": "Bearer a\r\nX-Injected: 1"}, "cannot send the request",
+     "line break"),
+])
+def test_unfollowable_errors_carry_their_own_hint(
+        monkeypatch: pytest.MonkeyPatch, proxy: str | None, headers: dict[str, str],
+        message: str, hint: str) -> None:
+    """A malformed proxy URL or an unsendable header: one NetworkError whose hint names
+    that cause, not the registry's redirects."""
+    server = _Origin(lambda path: (200, {}, b"{}"))
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    if proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+    host = server.host.replace("127.0.0.1", "reg.test") if proxy else server.host
+    transport = Transport(RegistryOptions(insecure=True, max_retries=0))
+    try:
+        with pytest.raises(NetworkError, match=message) as info:
+            transport.request("GET", host, "/v2/", headers=headers, scopes=frozenset())
+    finally:
+        transport.close()
+        server.close()
+    assert hint in (info.value.hint or "")

@@ -63,7 +63,13 @@ class BodyTooLarge(Exception):
 
 class Unfollowable(Exception):
     """Not worth another attempt: a redirect loop, a redirect out of http(s) or down from
-    https, a malformed Location, or a header value that cannot be sent."""
+    https, a malformed Location, or a header value that cannot be sent; ``hint`` says what
+    to check."""
+
+    def __init__(self, message: str, hint: str = "check the registry's address and its "
+                 "redirects (a loop, out of HTTP, or from https to http)") -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 class Response:
@@ -240,7 +246,9 @@ class HTTPClient:
             raise ConnectionFailed(_summary(exc)) from exc
         except ValueError as exc:  # a header value http.client refuses to send (CR/LF, non-Latin-1)
             conn.close()
-            raise Unfollowable(f"cannot send the request: {_summary(exc)}") from None
+            raise Unfollowable(f"cannot send the request: {_summary(exc)}",
+                               "a header value (a credential, a token) holds a line break "
+                               "or a character outside Latin-1") from None
         if answer.will_close:
             conn.close()
         else:
@@ -260,7 +268,8 @@ class HTTPClient:
                 phost, pport = pparts.hostname or "", pparts.port or 80
             except ValueError:
                 raise Unfollowable(f"the proxy URL {proxy.split('@')[-1]!r} of the "
-                                   "environment is malformed") from None
+                                   "environment is malformed",
+                                   "fix or unset HTTPS_PROXY, HTTP_PROXY and ALL_PROXY") from None
             if scheme == "https":
                 conn = http.client.HTTPSConnection(phost, pport, timeout=timeout,
                                                    context=self.context())

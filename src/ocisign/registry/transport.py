@@ -332,9 +332,7 @@ class Transport:
             except BodyTooLarge:
                 raise _oversized(what, max_bytes) from None
             except Unfollowable as exc:
-                raise NetworkError(f"{what} ({host}): {exc}",
-                                   "check the registry's address and its redirects (a loop, "
-                                   "out of HTTP, or from https to http)") from None
+                raise NetworkError(f"{what} ({host}): {exc}", exc.hint) from None
             except (TLSFailed, ConnectionFailed) as exc:
                 if _WATCHDOG.disarm():
                     raise NetworkError(
